@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Set up everything the tests need (once) and run lint, format check, type check, architecture
+# contracts and the whole test suite. PostgreSQL tests run when a server answers at
+# TRACELAKE_TEST_POSTGRES_URL (default: postgresql://postgres@127.0.0.1:5432/postgres).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh" "dev"
+cd "$ROOT"
+export TRACELAKE_TEST_POSTGRES_URL="${TRACELAKE_TEST_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/postgres}"
+if ! python - "$TRACELAKE_TEST_POSTGRES_URL" <<'PY'
+import sys, psycopg
+try:
+    psycopg.connect(sys.argv[1], connect_timeout=3).close()
+except Exception as exc:
+    print(f"PostgreSQL not reachable ({exc}); its tests are skipped", file=sys.stderr)
+    sys.exit(1)
+PY
+then
+  unset TRACELAKE_TEST_POSTGRES_URL
+fi
+echo "== ruff"; ruff check src tests benchmarks; ruff format --check src tests benchmarks
+echo "== mypy"; mypy
+echo "== import contracts"; lint-imports
+echo "== pytest"; python -m pytest "$@"

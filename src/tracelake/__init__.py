@@ -1,0 +1,69 @@
+"""tracelake: tracing for GenAI agents in production.
+
+The SDK face: instrument with `@tracelake.trace` and `tracelake.start_span`, annotate with
+`update_current_trace`, read back with `search_traces` and `get_trace`. Importing this module loads
+only OpenTelemetry's API and tracelake's SDK; the store, query, server and UI stacks load when first used.
+"""
+
+from __future__ import annotations
+
+from tracelake._api import (
+    PagedList,
+    delete_traces,
+    export_stats,
+    flush,
+    get_experiment_by_name,
+    get_trace,
+    search_traces,
+    shutdown,
+)
+from tracelake._setup import configure, set_experiment
+from tracelake.exceptions import ConfigError, NotFoundError, QueryError, StoreError, TracelakeError
+from tracelake.model import Span, SpanType, Trace, TraceInfo, TraceState
+from tracelake.tracing import (
+    LiveSpan,
+    NoOpSpan,
+    continue_trace,
+    get_current_span,
+    get_current_trace_id,
+    get_tracing_headers,
+    set_llm_usage,
+    start_span,
+    trace,
+    update_current_trace,
+)
+from tracelake.version import __version__
+
+__all__ = [
+    "ConfigError",
+    "LiveSpan",
+    "NoOpSpan",
+    "NotFoundError",
+    "PagedList",
+    "QueryError",
+    "Span",
+    "SpanType",
+    "StoreError",
+    "Trace",
+    "TraceInfo",
+    "TraceState",
+    "TracelakeError",
+    "__version__",
+    "configure",
+    "continue_trace",
+    "delete_traces",
+    "export_stats",
+    "flush",
+    "get_current_span",
+    "get_current_trace_id",
+    "get_experiment_by_name",
+    "get_trace",
+    "get_tracing_headers",
+    "search_traces",
+    "set_experiment",
+    "set_llm_usage",
+    "shutdown",
+    "start_span",
+    "trace",
+    "update_current_trace",
+]

@@ -1,0 +1,139 @@
+"""Every TRACELAKE_* setting in one registry: name, type, default and meaning.
+
+Values are read when `tracelake.configure()` runs (explicitly, or lazily at the first span), never
+at import. Precedence: explicit argument, then environment variable, then default. A bad value
+raises `ConfigError` naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from tracelake.exceptions import ConfigError
+
+T = TypeVar("T")
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError("expected true or false")
+
+
+def _parse_ratio(raw: str) -> float:
+    value = float(raw)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError("expected a number between 0.0 and 1.0")
+    return value
+
+
+def _parse_positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError("expected a positive integer")
+    return value
+
+
+def _parse_str(raw: str) -> str:
+    value = raw.strip()
+    if not value:
+        raise ValueError("expected a non-empty value")
+    return value
+
+
+@dataclass(frozen=True)
+class Param(Generic[T]):
+    """One setting: its environment variable, parser, default and documentation."""
+
+    env: str
+    parse: Callable[[str], T]
+    default: T
+    doc: str
+
+    def resolve(self, explicit: T | None, environ: Mapping[str, str]) -> T:
+        """Return the explicit value if given, else the parsed environment value, else the default."""
+        if explicit is not None:
+            return explicit
+        raw = environ.get(self.env)
+        if raw is None or raw == "":
+            return self.default
+        try:
+            return self.parse(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{self.env}={raw!r} is invalid: {exc}") from None
+
+
+TRACKING_URI: Param[str | None] = Param(
+    "TRACELAKE_TRACKING_URI",
+    _parse_str,
+    None,
+    "Where traces go: unset or a folder path for the embedded store; `sqlite:///…` or `postgresql://…` "
+    "for a SQL index written directly.",
+)
+HOME: Param[str] = Param(
+    "TRACELAKE_HOME", _parse_str, "tracelake-data", "Folder of the embedded store (SQLite index and payloads)."
+)
+EXPERIMENT_NAME: Param[str | None] = Param(
+    "TRACELAKE_EXPERIMENT_NAME", _parse_str, None, "Experiment that receives traces; created if missing."
+)
+EXPERIMENT_ID: Param[str | None] = Param(
+    "TRACELAKE_EXPERIMENT_ID", _parse_str, None, "Experiment id that receives traces (wins over the name)."
+)
+TRACING: Param[bool] = Param(
+    "TRACELAKE_TRACING", _parse_bool, True, "false turns every decorator and span into a near-free pass-through."
+)
+SAMPLING_RATIO: Param[float] = Param(
+    "TRACELAKE_SAMPLING_RATIO", _parse_ratio, 1.0, "Fraction of traces recorded, decided per trace id at the root."
+)
+ENVIRONMENT: Param[str | None] = Param(
+    "TRACELAKE_ENVIRONMENT", _parse_str, None, "Stamped on every trace as metadata `environment`."
+)
+MAX_PAYLOAD_BYTES: Param[int] = Param(
+    "TRACELAKE_MAX_PAYLOAD_BYTES",
+    _parse_positive_int,
+    1_000_000,
+    "Inputs or outputs larger than this (as JSON) are truncated with a visible marker.",
+)
+QUEUE_SIZE: Param[int] = Param(
+    "TRACELAKE_EXPORT_QUEUE_SIZE",
+    _parse_positive_int,
+    100_000,
+    "Finished spans waiting for export; beyond it new spans are dropped and counted, never blocking.",
+)
+BATCH_SIZE: Param[int] = Param(
+    "TRACELAKE_EXPORT_BATCH_SIZE", _parse_positive_int, 1024, "Spans handed to the store per write."
+)
+EXPORT_INTERVAL_MS: Param[int] = Param(
+    "TRACELAKE_EXPORT_INTERVAL_MS",
+    _parse_positive_int,
+    500,
+    "Longest time a finished span waits before the exporter writes it.",
+)
+
+ALL_PARAMS: tuple[Param[Any], ...] = (
+    TRACKING_URI,
+    HOME,
+    EXPERIMENT_NAME,
+    EXPERIMENT_ID,
+    TRACING,
+    SAMPLING_RATIO,
+    ENVIRONMENT,
+    MAX_PAYLOAD_BYTES,
+    QUEUE_SIZE,
+    BATCH_SIZE,
+    EXPORT_INTERVAL_MS,
+)
+
+
+def environ() -> Mapping[str, str]:
+    """Return the process environment (a seam for tests)."""
+    return os.environ

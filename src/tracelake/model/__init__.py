@@ -1,0 +1,48 @@
+"""The data model of tracelake: pure data, standard library only."""
+
+from __future__ import annotations
+
+from tracelake.model._batch import TraceBatch, TraceFields, WriteResult
+from tracelake.model._experiment import Experiment
+from tracelake.model._keys import (
+    EXCEPTION_EVENT,
+    EXCEPTION_MESSAGE,
+    EXCEPTION_STACKTRACE,
+    EXCEPTION_TYPE,
+    PREVIEW_MAX_CHARS,
+    SpanAttributes,
+    TraceMetadataKey,
+)
+from tracelake.model._record import EventRecord, SpanRecord
+from tracelake.model._span import AttributeValue, Cost, Span, SpanEvent, SpanStatus, StatusCode, TokenUsage
+from tracelake.model._span_type import SpanType, span_type_name
+from tracelake.model._trace import Trace, TraceData, TraceInfo, TraceState
+
+__all__ = [
+    "EXCEPTION_EVENT",
+    "EXCEPTION_MESSAGE",
+    "EXCEPTION_STACKTRACE",
+    "EXCEPTION_TYPE",
+    "PREVIEW_MAX_CHARS",
+    "AttributeValue",
+    "Cost",
+    "EventRecord",
+    "Experiment",
+    "Span",
+    "SpanAttributes",
+    "SpanEvent",
+    "SpanRecord",
+    "SpanStatus",
+    "SpanType",
+    "StatusCode",
+    "TokenUsage",
+    "Trace",
+    "TraceBatch",
+    "TraceData",
+    "TraceFields",
+    "TraceInfo",
+    "TraceMetadataKey",
+    "TraceState",
+    "WriteResult",
+    "span_type_name",
+]

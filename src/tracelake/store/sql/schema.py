@@ -1,0 +1,147 @@
+"""The SQL index: SQLAlchemy Core tables shared by SQLite and PostgreSQL.
+
+Full span payloads are not here: they live as compressed objects under each experiment's
+artifact location. The index holds what search, filters, metrics and the UI's tables need.
+Changing a table means adding an Alembic migration in `migrations/versions/` (a test compares the
+migrated database with these tables).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("experiment_id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(500), nullable=False),
+    Column("artifact_location", Text, nullable=False),
+    Column("lifecycle_stage", String(32), nullable=False, server_default="active"),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_update_time", BigInteger, nullable=False),
+    # Names are unique among active experiments only: a deleted experiment keeps its name (the UI
+    # can still show it) and a new experiment may take that name. Both SQLite and PostgreSQL
+    # support partial unique indexes.
+    Index(
+        "uq_experiments_active_name",
+        "name",
+        unique=True,
+        sqlite_where=text("lifecycle_stage = 'active'"),
+        postgresql_where=text("lifecycle_stage = 'active'"),
+    ),
+)
+
+experiment_tags = Table(
+    "experiment_tags",
+    metadata,
+    Column("experiment_id", Integer, ForeignKey("experiments.experiment_id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+traces = Table(
+    "traces",
+    metadata,
+    Column("trace_id", String(32), primary_key=True),
+    Column(
+        "experiment_id",
+        Integer,
+        ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("request_time", BigInteger, nullable=False),  # ms since epoch: earliest span start
+    Column("end_time", BigInteger, nullable=True),  # ms: latest span end seen
+    Column("execution_duration", BigInteger, nullable=True),  # ms: root span duration, once it ended
+    Column("state", String(16), nullable=False),  # OK | ERROR | IN_PROGRESS
+    Column("name", String(500), nullable=True),  # root span name
+    Column("root_span_id", String(16), nullable=True),
+    Column("request_preview", Text, nullable=True),
+    Column("response_preview", Text, nullable=True),
+    Column("client_request_id", String(250), nullable=True),
+    Column("session_id", String(250), nullable=True),  # denormalised from metadata for grouping
+    Column("user_id", String(250), nullable=True),
+    Column("input_tokens", BigInteger, nullable=True),
+    Column("output_tokens", BigInteger, nullable=True),
+    Column("total_tokens", BigInteger, nullable=True),
+    Column("cached_input_tokens", BigInteger, nullable=True),
+    Column("reasoning_tokens", BigInteger, nullable=True),
+    Column("input_cost", Float, nullable=True),
+    Column("output_cost", Float, nullable=True),
+    Column("total_cost", Float, nullable=True),
+    Column("span_count", Integer, nullable=False, server_default="0"),
+    Column("payload_uri", Text, nullable=False),  # where this trace's span objects live
+    Column("last_update_time", BigInteger, nullable=False),  # ms: for incremental consumers
+    Index("ix_traces_experiment_time", "experiment_id", "request_time"),
+    Index("ix_traces_experiment_session", "experiment_id", "session_id"),
+    Index("ix_traces_experiment_state", "experiment_id", "state"),
+    Index("ix_traces_client_request_id", "client_request_id"),
+    Index("ix_traces_last_update", "experiment_id", "last_update_time"),
+)
+
+trace_tags = Table(
+    "trace_tags",
+    metadata,
+    Column("trace_id", String(32), ForeignKey("traces.trace_id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+    Index("ix_trace_tags_key_value", "key", "value"),
+)
+
+trace_metadata = Table(
+    "trace_metadata",
+    metadata,
+    Column("trace_id", String(32), ForeignKey("traces.trace_id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+    Index("ix_trace_metadata_key_value", "key", "value"),
+)
+
+spans = Table(
+    "spans",
+    metadata,
+    Column("trace_id", String(32), ForeignKey("traces.trace_id", ondelete="CASCADE"), primary_key=True),
+    Column("span_id", String(16), primary_key=True),
+    Column("experiment_id", Integer, nullable=False),
+    Column("parent_span_id", String(16), nullable=True),
+    Column("name", String(500), nullable=False),
+    Column("span_type", String(100), nullable=False),
+    Column("status", String(16), nullable=False),  # UNSET | OK | ERROR
+    Column("start_time_ns", BigInteger, nullable=False),
+    Column("end_time_ns", BigInteger, nullable=True),
+    Column("duration_ns", BigInteger, nullable=True),
+    Column("model_name", String(250), nullable=True),
+    Column("input_tokens", BigInteger, nullable=True),
+    Column("output_tokens", BigInteger, nullable=True),
+    Column("total_tokens", BigInteger, nullable=True),
+    Column("cached_input_tokens", BigInteger, nullable=True),
+    Column("reasoning_tokens", BigInteger, nullable=True),
+    Column("input_cost", Float, nullable=True),
+    Column("output_cost", Float, nullable=True),
+    Column("total_cost", Float, nullable=True),
+    # 1: this span's usage counts in the trace totals. With every usage column kept per span, a span
+    # that is re-sent completed (after an in-progress version) corrects the totals exactly.
+    Column("counted", Integer, nullable=False, server_default="0"),
+    Index("ix_spans_experiment_name", "experiment_id", "name"),
+    Index("ix_spans_experiment_type_status", "experiment_id", "span_type", "status"),
+)
