@@ -21,11 +21,13 @@ def _app_provider() -> tuple[TracerProvider, InMemorySpanExporter]:
 def test_otel_span_inside_tracelake_span_joins_the_trace(tracelake_capture: TraceCapture) -> None:
     provider, exporter = _app_provider()
     tracer = provider.get_tracer("http-client")
-    with tracelake.start_span("agent", span_type="AGENT") as agent:
-        with tracer.start_as_current_span("GET /orders") as http_span:
-            http_span.set_attribute("http.method", "GET")
-            with tracelake.start_span("parse") as parse:
-                pass
+    with (
+        tracelake.start_span("agent", span_type="AGENT") as agent,
+        tracer.start_as_current_span("GET /orders") as http_span,
+    ):
+        http_span.set_attribute("http.method", "GET")
+        with tracelake.start_span("parse") as parse:
+            pass
     (otel_span,) = exporter.get_finished_spans()
     assert f"{otel_span.context.trace_id:032x}" == agent.trace_id
     assert f"{otel_span.parent.span_id:016x}" == agent.span_id  # type: ignore[union-attr]

@@ -19,15 +19,15 @@ from tracelake.model._span_type import SpanType, span_type_name
 from tracelake.model._trace import Trace, TraceData, TraceInfo, TraceState
 
 __all__ = [
+    "AttributeValue",
+    "Cost",
     "EXCEPTION_EVENT",
     "EXCEPTION_MESSAGE",
     "EXCEPTION_STACKTRACE",
     "EXCEPTION_TYPE",
-    "PREVIEW_MAX_CHARS",
-    "AttributeValue",
-    "Cost",
     "EventRecord",
     "Experiment",
+    "PREVIEW_MAX_CHARS",
     "Span",
     "SpanAttributes",
     "SpanEvent",

@@ -12,13 +12,13 @@ from tracelake.tracing.export._sink import ExperimentRef, InMemorySink, SpanSink
 from tracelake.tracing.propagation import continue_trace, get_tracing_headers
 
 __all__ = [
-    "RUNTIME",
     "BatchExporter",
     "ExperimentRef",
     "ExportStats",
     "InMemorySink",
     "LiveSpan",
     "NoOpSpan",
+    "RUNTIME",
     "Runtime",
     "SpanScope",
     "SpanSink",

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator
+from contextvars import Token
 from typing import Any, TypeVar, overload
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace as otel_trace
+from opentelemetry.context import Context
 
 from tracelake.model import SpanType, StatusCode
 from tracelake.tracing._errors import log_once
@@ -100,7 +102,7 @@ def _wrap(
     wrapper = functools.wraps(target)(wrapper)
     wrapper.__tracelake_traced__ = True  # type: ignore[attr-defined]
     if isinstance(fn, classmethod):
-        return classmethod(wrapper)  # type: ignore[return-value]
+        return classmethod(wrapper)
     if isinstance(fn, staticmethod):
         return staticmethod(wrapper)  # type: ignore[return-value]
     return wrapper  # type: ignore[return-value]
@@ -108,7 +110,7 @@ def _wrap(
 
 def _begin(
     name: str, kind: str, attrs: dict[str, Any] | None, signature: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> tuple[LiveSpan | NoOpSpan, object]:
+) -> tuple[LiveSpan | NoOpSpan, Token[Context] | None]:
     """Start the span and make it current; on any internal error, a no-op span and no context."""
     try:
         context = _get_current()
@@ -126,7 +128,7 @@ def _begin(
         return NoOpSpan(), None
 
 
-def _finish(span: LiveSpan | NoOpSpan, token: object, outputs: Any, error: BaseException | None) -> None:
+def _finish(span: LiveSpan | NoOpSpan, token: Token[Context] | None, outputs: Any, error: BaseException | None) -> None:
     try:
         if token is not None:
             _detach(token)
@@ -197,7 +199,7 @@ def _generator_wrapper(
     signature: Any,
     reducer: OutputReducer | None,
 ) -> Callable[..., Any]:
-    def wrapper(*args: Any, **kwargs: Any) -> Iterator[Any]:
+    def wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
         if not RUNTIME.enabled:
             return (yield from fn(*args, **kwargs))
         span, token = _begin(name, kind, attrs, signature, args, kwargs)
@@ -287,4 +289,3 @@ def _async_generator_wrapper(
             raise
 
     return wrapper
-

@@ -143,7 +143,7 @@ class Runtime:
                 interval_s=interval_s,
                 redact=redact,
             )
-            self.on_end = self.exporter.enqueue  # type: ignore[method-assign]
+            self.on_end = self.exporter.enqueue  # type: ignore[method-assign,assignment]
             if not self._atexit_registered:
                 atexit.register(self.shutdown)
                 self._atexit_registered = True

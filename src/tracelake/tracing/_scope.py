@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from contextvars import Token
 from types import TracebackType
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace as otel_trace
+from opentelemetry.context import Context
 
 from tracelake.model import SpanType, StatusCode
 from tracelake.tracing._errors import log_once
@@ -24,20 +26,18 @@ class SpanScope:
 
     __slots__ = ("_attributes", "_inputs", "_name", "_span", "_span_type", "_token")
 
-    def __init__(
-        self, name: str, span_type: str, inputs: Any = None, attributes: dict[str, Any] | None = None
-    ) -> None:
+    def __init__(self, name: str, span_type: str, inputs: Any = None, attributes: dict[str, Any] | None = None) -> None:
         self._name = name
         self._span_type = span_type
         self._inputs = inputs
         self._attributes = attributes
         self._span: LiveSpan | NoOpSpan | None = None
-        self._token: object = None
+        self._token: Token[Context] | None = None
 
     def __enter__(self) -> LiveSpan | NoOpSpan:
         if not RUNTIME.enabled:
-            self._span = span = NoOpSpan()
-            return span
+            self._span = NoOpSpan()
+            return self._span
         try:
             context = _get_current()
             span = RUNTIME.start(self._name, self._span_type, context)
@@ -65,7 +65,8 @@ class SpanScope:
                 span._fail(exc)
             elif span._status_code is StatusCode.UNSET:
                 span._status_code = StatusCode.OK
-            _detach(self._token)
+            if self._token is not None:
+                _detach(self._token)
             span.end()
         except Exception:
             log_once("end_span", "tracelake: could not end span %r", self._name, exc_info=True)

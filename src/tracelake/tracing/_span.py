@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace as otel_trace
 from opentelemetry.trace import SpanContext, TraceFlags
-from opentelemetry.trace.status import Status, StatusCode as OtelStatusCode
+from opentelemetry.trace.status import Status
+from opentelemetry.trace.status import StatusCode as OtelStatusCode
 from opentelemetry.util import types as otel_types
 
 from tracelake.model import EXCEPTION_EVENT, EXCEPTION_MESSAGE, EXCEPTION_STACKTRACE, EXCEPTION_TYPE, StatusCode
@@ -149,9 +150,7 @@ class LiveSpan(otel_trace.Span):
             self._attributes = {}
         self._attributes.update(attributes)
 
-    def add_event(
-        self, name: str, attributes: otel_types.Attributes = None, timestamp: int | None = None
-    ) -> None:
+    def add_event(self, name: str, attributes: otel_types.Attributes = None, timestamp: int | None = None) -> None:
         if self._events is None:
             self._events = []
         when = timestamp if timestamp is not None else self._runtime.clock()

@@ -81,7 +81,13 @@ class BatchExporter:
         self._start()
         # A forked child gets a fresh queue and worker instead of a dead thread's (gunicorn, Celery).
         ref = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: (exporter := ref()) and exporter._start())
+
+        def restart_in_child() -> None:
+            exporter = ref()
+            if exporter is not None:
+                exporter._start()
+
+        os.register_at_fork(after_in_child=restart_in_child)
 
     def _start(self) -> None:
         self._queue: collections.deque[Any] = collections.deque()
@@ -204,11 +210,9 @@ class BatchExporter:
             try:
                 self._sink.export(experiment, records)
             except Exception:
-                if delay is None or self._shutdown and attempt > 0:
+                if delay is None or (self._shutdown and attempt > 0):
                     self._failed += len(records)
-                    log_once(
-                        "sink", "tracelake: could not store %d spans; they are lost", len(records), exc_info=True
-                    )
+                    log_once("sink", "tracelake: could not store %d spans; they are lost", len(records), exc_info=True)
                     return
                 time.sleep(delay)
             else:

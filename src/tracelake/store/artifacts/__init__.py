@@ -1,0 +1,16 @@
+"""Artifact repositories (where span payloads and other large objects live) and trace payloads."""
+
+from __future__ import annotations
+
+from tracelake.store.artifacts.base import ArtifactRepository, check_artifact_location, join_uri
+from tracelake.store.artifacts.local import LocalArtifactRepository
+from tracelake.store.artifacts.payload import TracePayloads, artifact_repository
+
+__all__ = [
+    "ArtifactRepository",
+    "LocalArtifactRepository",
+    "TracePayloads",
+    "artifact_repository",
+    "check_artifact_location",
+    "join_uri",
+]

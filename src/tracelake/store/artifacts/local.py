@@ -1,0 +1,117 @@
+"""`LocalArtifactRepository`: objects as files under a local folder."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+from tracelake.exceptions import NotFoundError, StoreError
+from tracelake.store.artifacts.base import check_artifact_location, check_key, local_path_of
+
+# Temporary files of in-flight `put`s start with this; `list` never returns them.
+_TMP_PREFIX = ".tmp-"
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+
+class LocalArtifactRepository:
+    """An `ArtifactRepository` over a local folder (a plain path or a `file://` URI).
+
+    Writes go to a temporary file in the destination folder and are renamed into place
+    (`os.replace`), so an object is either complete or absent, even if the process dies mid-write.
+    Files are not fsync'ed: like the SQLite index (`synchronous=NORMAL`), an object survives a crash
+    of the process, not necessarily a power loss.
+    """
+
+    __slots__ = ("_root", "_root_uri")
+
+    def __init__(self, root: str | Path) -> None:
+        """Root the repository at `root`.
+
+        Raises:
+            StoreError: `root` is not local or contains `..`.
+        """
+        self._root_uri = str(root)
+        location = check_artifact_location(self._root_uri)
+        path = local_path_of(location)
+        if path is None:  # pragma: no cover - check_artifact_location already rejected it
+            raise StoreError(f"not a local artifact location: {root!r}")
+        self._root = Path(path)
+
+    @property
+    def root_uri(self) -> str:
+        return self._root_uri
+
+    @property
+    def root_path(self) -> Path:
+        """The folder objects are stored in."""
+        return self._root
+
+    def _path(self, key: str) -> Path:
+        return self._root.joinpath(*check_key(key).split("/"))
+
+    def put(self, key: str, data: bytes) -> None:
+        # Plain os calls rather than tempfile/open(): a write is a handful of syscalls, and the
+        # write path makes one per trace of every batch.
+        path = self._path(key)
+        tmp = path.with_name(f"{_TMP_PREFIX}{uuid.uuid4().hex}")
+        try:
+            try:
+                fd = os.open(tmp, _CREATE_FLAGS, 0o666)
+            except FileNotFoundError:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(tmp, _CREATE_FLAGS, 0o666)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise StoreError(f"write artifact {key!r} under {self._root_uri}: {exc}") from exc
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError as exc:
+            raise NotFoundError(f"no artifact {key!r} under {self._root_uri}") from exc
+        except OSError as exc:
+            raise StoreError(f"read artifact {key!r} under {self._root_uri}: {exc}") from exc
+
+    def list(self, prefix: str = "") -> list[str]:
+        keys: list[str] = []
+        try:
+            for folder, _dirs, files in os.walk(self._root):
+                relative = Path(folder).relative_to(self._root).as_posix()
+                for name in files:
+                    if name.startswith(_TMP_PREFIX):
+                        continue
+                    key = name if relative == "." else f"{relative}/{name}"
+                    if key.startswith(prefix):
+                        keys.append(key)
+        except OSError as exc:
+            raise StoreError(f"list artifacts under {self._root_uri}: {exc}") from exc
+        return sorted(keys)
+
+    def delete(self, key: str) -> None:
+        try:
+            self._path(key).unlink(missing_ok=True)
+        except OSError as exc:
+            raise StoreError(f"delete artifact {key!r} under {self._root_uri}: {exc}") from exc
+
+    def delete_all(self) -> None:
+        try:
+            shutil.rmtree(self._root)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise StoreError(f"delete artifacts under {self._root_uri}: {exc}") from exc
+
+    def __repr__(self) -> str:
+        return f"LocalArtifactRepository({self._root_uri!r})"

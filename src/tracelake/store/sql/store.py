@@ -1,0 +1,330 @@
+"""`SqlTraceStore`: the `TraceStore` over a SQL index (SQLite or PostgreSQL) and artifact payloads."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine
+from sqlalchemy.engine import URL
+
+from tracelake.exceptions import ConflictError, NotFoundError, StoreError
+from tracelake.model import Experiment, Span, Trace, TraceBatch, TraceData, TraceInfo, WriteResult
+from tracelake.store.artifacts import TracePayloads, check_artifact_location
+from tracelake.store.sql import experiments as exp
+from tracelake.store.sql import traces as tr
+from tracelake.store.sql.batches import check_trace_id, merge_batches
+from tracelake.store.sql.engine import create_store_engine, read_connection, write_transaction
+from tracelake.store.sql.errors import is_retryable, is_unique_violation, store_errors, translate_errors
+from tracelake.store.sql.migrate import upgrade_to_head
+from tracelake.store.sql.write import WriteOutcome, write_traces
+
+logger = logging.getLogger(__name__)
+
+# PostgreSQL may abort one of two writers of the same traces as a deadlock victim; run it again.
+_WRITE_ATTEMPTS = 3
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class SqlTraceStore:
+    """Experiments and traces in a SQL index, span payloads under each experiment's artifact location.
+
+    Opening the store migrates the database to the newest schema. SQLite is the embedded default;
+    PostgreSQL serves many server replicas at once.
+
+    Thread contract: every method may be called from any thread. On SQLite, writes are serialised
+    by a lock within the process and by SQLite's write lock (`BEGIN IMMEDIATE`) across processes;
+    reads run concurrently (WAL). On PostgreSQL, writers of different traces run in parallel and
+    writers of one trace serialise on its row lock.
+
+    Every error raised is a `tracelake.exceptions.StoreError` (or a `ConfigError` for invalid
+    `delete_traces` arguments); driver errors are never leaked.
+    """
+
+    def __init__(self, database_url: str | URL, default_artifact_root: str) -> None:
+        """Open (and migrate) the store.
+
+        Args:
+            database_url: `sqlite:///path/to/tracelake.db` or `postgresql://user@host/db` (or a
+                SQLAlchemy `URL`).
+            default_artifact_root: where experiments created without an artifact location keep
+                their payloads (`<root>/<experiment_id>`): a local folder or a `file://` URI.
+
+        Raises:
+            StoreError: the URL or artifact root is invalid, or the database cannot be migrated.
+        """
+        self._default_artifact_root = check_artifact_location(default_artifact_root)
+        self._engine = create_store_engine(database_url)
+        try:
+            upgrade_to_head(self._engine)
+        except BaseException:
+            self._engine.dispose()
+            raise
+        self._payloads = TracePayloads()
+        is_sqlite = self._engine.dialect.name == "sqlite"
+        self._write_lock: contextlib.AbstractContextManager[Any] = (
+            threading.Lock() if is_sqlite else contextlib.nullcontext()
+        )
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (for `tracelake.query` and tests; prefer `execute_read`)."""
+        return self._engine
+
+    @property
+    def dialect_name(self) -> str:
+        """`sqlite` or `postgresql`: for callers that compile dialect-specific SQL."""
+        return str(self._engine.dialect.name)
+
+    @property
+    def default_artifact_root(self) -> str:
+        """Where experiments without an explicit artifact location keep their payloads."""
+        return self._default_artifact_root
+
+    # Experiments ---------------------------------------------------------------------------------
+
+    @store_errors("create experiment")
+    def create_experiment(
+        self, name: str, artifact_location: str | None = None, tags: dict[str, str] | None = None
+    ) -> Experiment:
+        """Create an active experiment; raise `ConflictError` if an active one has that name."""
+        try:
+            with self._write_lock, write_transaction(self._engine) as connection:
+                experiment_id = exp.insert_experiment(
+                    connection, name, artifact_location, self._default_artifact_root, tags, _now_ms()
+                )
+                return exp.load_experiment(connection, experiment_id)
+        except StoreError:
+            raise
+        except Exception as exc:
+            if is_unique_violation(exc):
+                raise ConflictError(f"an experiment named {name!r} already exists") from exc
+            raise
+
+    @store_errors("get experiment")
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        """Return the experiment (active or deleted); raise `NotFoundError` if there is none."""
+        with read_connection(self._engine) as connection:
+            return exp.load_experiment(connection, exp.parse_experiment_id(experiment_id))
+
+    @store_errors("get experiment by name")
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        """Return the active experiment called `name`, or None (deleted experiments are ignored)."""
+        with read_connection(self._engine) as connection:
+            return exp.find_active_by_name(connection, name)
+
+    def get_or_create_experiment(self, name: str) -> Experiment:
+        """Return the active experiment called `name`, creating it if needed.
+
+        Safe when several processes race: the loser of the insert reads the winner's experiment.
+        """
+        for _ in range(3):
+            experiment = self.get_experiment_by_name(name)
+            if experiment is not None:
+                return experiment
+            try:
+                return self.create_experiment(name)
+            except ConflictError:
+                continue  # created by someone else since we looked; look again
+        raise StoreError(f"could not get or create the experiment {name!r}: it kept changing")
+
+    @store_errors("list experiments")
+    def list_experiments(self, include_deleted: bool = False) -> list[Experiment]:
+        """Return the active experiments (and the deleted ones if asked), ordered by id."""
+        with read_connection(self._engine) as connection:
+            return exp.list_experiments(connection, include_deleted)
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> Experiment:
+        """Rename an active experiment; raise `ConflictError` if another active one has the name."""
+        return self._update_active(experiment_id, "rename experiment", name=exp.check_name(new_name))
+
+    def set_artifact_location(self, experiment_id: str, artifact_location: str) -> Experiment:
+        """Set where the experiment's *new* traces keep payloads (stored traces stay where they are)."""
+        location = check_artifact_location(artifact_location)
+        return self._update_active(experiment_id, "set artifact location", artifact_location=location)
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        """Mark an experiment deleted; its traces stay and its name becomes free for a new one."""
+        self._set_stage(experiment_id, exp.DELETED)
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        """Make a deleted experiment active again; `ConflictError` if its name was taken since."""
+        self._set_stage(experiment_id, exp.ACTIVE)
+
+    def _update_active(self, experiment_id: str, action: str, **values: Any) -> Experiment:
+        with translate_errors(action):
+            key = exp.parse_experiment_id(experiment_id)
+            try:
+                with self._write_lock, write_transaction(self._engine) as connection:
+                    exp.require_active(connection, key)
+                    exp.update_experiment(connection, key, _now_ms(), **values)
+                    return exp.load_experiment(connection, key)
+            except Exception as exc:
+                if is_unique_violation(exc):
+                    raise ConflictError(f"an active experiment named {values.get('name')!r} exists") from exc
+                raise
+
+    def _set_stage(self, experiment_id: str, stage: str) -> None:
+        with translate_errors(f"set experiment {experiment_id!r} {stage}"):
+            key = exp.parse_experiment_id(experiment_id)
+            try:
+                with self._write_lock, write_transaction(self._engine) as connection:
+                    exp.update_experiment(connection, key, _now_ms(), lifecycle_stage=stage)
+            except Exception as exc:
+                if is_unique_violation(exc):
+                    raise ConflictError(f"experiment {experiment_id!r}: an active experiment has its name") from exc
+                raise
+
+    # Traces --------------------------------------------------------------------------------------
+
+    @store_errors("write traces")
+    def write_batches(self, experiment_id: str, batches: Sequence[TraceBatch]) -> WriteResult:
+        """Merge batches of spans into the experiment's traces, in one transaction.
+
+        Idempotent by (trace id, span id): spans already stored are counted as duplicates and change
+        nothing, except that a finished span replaces its stored in-progress version. A trace id
+        already stored under another experiment stays there. When this returns, the spans are
+        committed and readable; if it raises, nothing of the call is visible.
+
+        Raises:
+            NotFoundError: the experiment does not exist or is deleted.
+            StoreError: an id is invalid, or the database or payload storage failed.
+        """
+        incoming = merge_batches(batches)
+        key = exp.parse_experiment_id(experiment_id)
+        if not incoming:
+            return WriteResult()
+        for attempt in range(1, _WRITE_ATTEMPTS + 1):
+            outcome = WriteOutcome()
+            try:
+                with self._write_lock, write_transaction(self._engine) as connection:
+                    experiment = exp.require_active(connection, key)
+                    write_traces(connection, experiment, incoming, self._payloads, _now_ms(), outcome)
+            except BaseException as exc:
+                # Nothing was acknowledged: the segments would only be orphans.
+                for payload_uri, segment in outcome.segments:
+                    self._payloads.discard(payload_uri, segment)
+                if attempt < _WRITE_ATTEMPTS and is_retryable(exc):
+                    continue
+                raise
+            break
+        self._compact(outcome.to_compact)
+        return WriteResult(outcome.written_spans, outcome.duplicate_spans, len(incoming))
+
+    def _compact(self, payload_uris: Sequence[str]) -> None:
+        # After the commit and outside the lock: compaction changes no content, and a failure (or a
+        # crash) here only leaves the trace with several objects, which read correctly.
+        for payload_uri in payload_uris:
+            try:
+                self._payloads.compact(payload_uri)
+            except StoreError:
+                logger.warning("could not compact the payload objects under %s", payload_uri, exc_info=True)
+
+    @store_errors("get trace info")
+    def get_trace_info(self, trace_id: str) -> TraceInfo:
+        """Return a trace's summary with tags and metadata; raise `NotFoundError` if missing."""
+        with read_connection(self._engine) as connection:
+            info = tr.load_trace_infos(connection, [trace_id]).get(trace_id)
+        if info is None:
+            raise NotFoundError(f"no trace with id {trace_id!r}")
+        return info
+
+    @store_errors("get trace infos")
+    def get_trace_infos(self, trace_ids: Sequence[str]) -> list[TraceInfo]:
+        """Return the summaries of the given traces in the given order, skipping missing ones."""
+        with read_connection(self._engine) as connection:
+            infos = tr.load_trace_infos(connection, trace_ids)
+        return [infos[trace_id] for trace_id in trace_ids if trace_id in infos]
+
+    @store_errors("get spans")
+    def get_spans(self, trace_id: str) -> list[Span]:
+        """Return a trace's spans by start time, parents before children; `NotFoundError` if missing."""
+        with read_connection(self._engine) as connection:
+            payload_uri = tr.payload_uri_of(connection, trace_id)
+        return self._payloads.read_spans(payload_uri)
+
+    def get_trace(self, trace_id: str) -> Trace:
+        """Return a trace's summary and spans; raise `NotFoundError` if it does not exist."""
+        return Trace(info=self.get_trace_info(trace_id), data=TraceData(spans=self.get_spans(trace_id)))
+
+    @store_errors("set trace tag")
+    def set_trace_tag(self, trace_id: str, key: str, value: str) -> None:
+        """Set a tag on a trace (overwriting); raise `NotFoundError` if the trace does not exist."""
+        with self._write_lock, write_transaction(self._engine) as connection:
+            tr.set_tag(connection, trace_id, key, value, _now_ms())
+
+    @store_errors("delete trace tag")
+    def delete_trace_tag(self, trace_id: str, key: str) -> None:
+        """Delete a tag of a trace; raise `NotFoundError` if the trace or the tag does not exist."""
+        with self._write_lock, write_transaction(self._engine) as connection:
+            tr.delete_tag(connection, trace_id, key, _now_ms())
+
+    @store_errors("delete traces")
+    def delete_traces(
+        self,
+        experiment_id: str,
+        max_timestamp_ms: int | None = None,
+        max_traces: int | None = None,
+        trace_ids: Sequence[str] | None = None,
+    ) -> int:
+        """Delete traces of an experiment with their payloads; return how many were deleted.
+
+        Follows MLflow: give `max_timestamp_ms` (traces that started at or before it, oldest first,
+        at most `max_traces` of them) or `trace_ids` (those of them in the experiment), not both.
+
+        Raises:
+            ConfigError: the arguments break those rules.
+            NotFoundError: the experiment does not exist.
+        """
+        tr.check_delete_arguments(max_timestamp_ms, max_traces, trace_ids)
+        if trace_ids is not None:
+            for trace_id in trace_ids:
+                check_trace_id(trace_id)
+        key = exp.parse_experiment_id(experiment_id)
+        with self._write_lock, write_transaction(self._engine) as connection:
+            exp.load_experiment(connection, key)
+            doomed = tr.select_for_deletion(connection, key, max_timestamp_ms, max_traces, trace_ids)
+            tr.delete_rows(connection, [trace_id for trace_id, _ in doomed])
+        # Payloads go after the commit: a crash in between leaves unreachable files, never an index
+        # row whose spans are gone.
+        for _, payload_uri in doomed:
+            try:
+                self._payloads.delete_trace(payload_uri)
+            except StoreError:
+                logger.warning("could not delete the payload objects under %s", payload_uri, exc_info=True)
+        return len(doomed)
+
+    # Reads for tracelake.query -------------------------------------------------------------------
+
+    @store_errors("run query")
+    def execute_read(self, statement: Any) -> list[Any]:
+        """Run a SQLAlchemy Core SELECT built by `tracelake.query` and return its rows."""
+        with read_connection(self._engine) as connection:
+            return list(connection.execute(statement).all())
+
+    def close(self) -> None:
+        """Close every pooled connection. The store must not be used afterwards."""
+        self._engine.dispose()
+
+    def __enter__(self) -> SqlTraceStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SqlTraceStore({self._engine.url.render_as_string(hide_password=True)!r})"
+
+
+if TYPE_CHECKING:
+    from tracelake.store.base import TraceStore
+
+    # mypy proves here that SqlTraceStore satisfies the protocol.
+    _conforms: type[TraceStore] = SqlTraceStore
