@@ -17,7 +17,7 @@ PY
 then
   unset TRACELAKE_TEST_POSTGRES_URL
 fi
-echo "== ruff"; ruff check src tests benchmarks; ruff format --check src tests benchmarks
+echo "== ruff"; ruff check .; ruff format --check .
 echo "== mypy"; mypy
 echo "== import contracts"; lint-imports
 echo "== pytest"; python -m pytest "$@"
