@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from tracelake.model._assessment import (
+    Assessment,
+    AssessmentError,
+    AssessmentKind,
+    AssessmentSource,
+    AssessmentSourceType,
+)
 from tracelake.model._batch import TraceBatch, TraceFields, WriteResult
 from tracelake.model._experiment import Experiment
 from tracelake.model._keys import (
@@ -19,6 +26,11 @@ from tracelake.model._span_type import SpanType, span_type_name
 from tracelake.model._trace import Trace, TraceData, TraceInfo, TraceState
 
 __all__ = [
+    "Assessment",
+    "AssessmentError",
+    "AssessmentKind",
+    "AssessmentSource",
+    "AssessmentSourceType",
     "AttributeValue",
     "Cost",
     "EXCEPTION_EVENT",

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from tracelake.model._assessment import Assessment
 from tracelake.model._keys import TraceMetadataKey
 from tracelake.model._span import Cost, Span, TokenUsage
 
@@ -42,6 +43,8 @@ class TraceInfo:
     token_usage: TokenUsage | None = None
     cost: Cost | None = None
     span_count: int = 0
+    assessments: list[Assessment] = field(default_factory=list)
+    """Feedback and expectations on the trace (filled by `get_trace`; empty in search results)."""
 
     @property
     def trace_metadata(self) -> dict[str, str]:
@@ -84,6 +87,7 @@ class TraceInfo:
             "token_usage": None if self.token_usage is None else self.token_usage.to_dict(),
             "cost": None if self.cost is None else self.cost.to_dict(),
             "span_count": self.span_count,
+            "assessments": [a.to_dict() for a in self.assessments],
         }
 
     @classmethod
@@ -105,6 +109,7 @@ class TraceInfo:
             token_usage=None if usage is None else TokenUsage.from_dict(usage),
             cost=None if cost is None else Cost.from_dict(cost),
             span_count=int(data.get("span_count") or 0),
+            assessments=[Assessment.from_dict(a) for a in data.get("assessments") or []],
         )
 
 
