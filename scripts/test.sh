@@ -15,6 +15,10 @@ except Exception as exc:
     sys.exit(1)
 PY
 then
+  if [ "${CI:-}" = "true" ]; then
+    echo "CI must test PostgreSQL: no server answers at $TRACELAKE_TEST_POSTGRES_URL" >&2
+    exit 1
+  fi
   unset TRACELAKE_TEST_POSTGRES_URL
 fi
 echo "== ruff"; ruff check .; ruff format --check .

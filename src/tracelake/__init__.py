@@ -17,6 +17,7 @@ from tracelake._api import (
     search_traces,
     shutdown,
 )
+from tracelake._feedback import delete_assessment, get_assessments, log_expectation, log_feedback, update_assessment
 from tracelake._setup import configure, set_experiment
 from tracelake.exceptions import ConfigError, NotFoundError, QueryError, StoreError, TracelakeError
 from tracelake.model import Span, SpanType, Trace, TraceInfo, TraceState
@@ -51,19 +52,24 @@ __all__ = [
     "__version__",
     "configure",
     "continue_trace",
+    "delete_assessment",
     "delete_traces",
     "export_stats",
     "flush",
+    "get_assessments",
     "get_current_span",
     "get_current_trace_id",
     "get_experiment_by_name",
     "get_trace",
     "get_tracing_headers",
+    "log_expectation",
+    "log_feedback",
     "search_traces",
     "set_experiment",
     "set_llm_usage",
     "shutdown",
     "start_span",
     "trace",
+    "update_assessment",
     "update_current_trace",
 ]

@@ -47,25 +47,14 @@ def search_traces(
     Raises:
         QueryError: the filter or order-by is invalid; the message says what and where.
     """
-    from tracelake.model import TraceData
-    from tracelake.query import search_traces as run_search
-
-    store = _setup.get_store()
+    backend = _setup.get_backend()
     if experiment_ids is None:
         current = _setup.current_experiment_id()
         experiment_ids = None if current is None else [current]
-    page = run_search(
-        store,
-        list(experiment_ids) if experiment_ids is not None else None,
-        filter_string=filter_string,
-        order_by=order_by,
-        max_results=max_results,
-        page_token=page_token,
+    traces, token = backend.search_traces(
+        experiment_ids, filter_string, order_by, max_results, page_token, include_spans
     )
-    traces = [
-        Trace(info, TraceData(store.get_spans(info.trace_id) if include_spans else [])) for info in page.trace_infos
-    ]
-    return PagedList(traces, page.next_page_token)
+    return PagedList(traces, token)
 
 
 def get_trace(trace_id: str) -> Trace:
@@ -74,7 +63,7 @@ def get_trace(trace_id: str) -> Trace:
     Raises:
         NotFoundError: no trace with that id.
     """
-    return _setup.get_store().get_trace(trace_id)
+    return _setup.get_backend().get_trace(trace_id)
 
 
 def delete_traces(
@@ -88,12 +77,12 @@ def delete_traces(
     Either `trace_ids`, or `max_timestamp_ms` (delete older traces) optionally with `max_traces`
     (delete at most that many, oldest first).
     """
-    return _setup.get_store().delete_traces(experiment_id, max_timestamp_ms, max_traces, trace_ids)
+    return _setup.get_backend().delete_traces(experiment_id, max_timestamp_ms, max_traces, trace_ids)
 
 
 def get_experiment_by_name(name: str) -> Experiment | None:
     """Return the experiment with this name, or None."""
-    return _setup.get_store().get_experiment_by_name(name)
+    return _setup.get_backend().get_experiment_by_name(name)
 
 
 def flush(timeout: float | None = None) -> bool:

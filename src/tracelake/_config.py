@@ -43,6 +43,13 @@ def _parse_positive_int(raw: str) -> int:
     return value
 
 
+def _parse_non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError("expected 0 or a positive integer")
+    return value
+
+
 def _parse_str(raw: str) -> str:
     value = raw.strip()
     if not value:
@@ -77,7 +84,7 @@ TRACKING_URI: Param[str | None] = Param(
     _parse_str,
     None,
     "Where traces go: unset or a folder path for the embedded store; `sqlite:///…` or `postgresql://…` "
-    "for a SQL index written directly.",
+    "for a SQL index written directly; `http(s)://host:port` for a tracelake server.",
 )
 HOME: Param[str] = Param(
     "TRACELAKE_HOME", _parse_str, "tracelake-data", "Folder of the embedded store (SQLite index and payloads)."
@@ -119,6 +126,32 @@ EXPORT_INTERVAL_MS: Param[int] = Param(
     "Longest time a finished span waits before the exporter writes it.",
 )
 
+# Remote mode (TRACELAKE_TRACKING_URI=http(s)://…): see docs/remote.md.
+TOKEN: Param[str | None] = Param(
+    "TRACELAKE_TOKEN",
+    _parse_str,
+    None,
+    "Bearer token sent to the tracking server with every export and API request.",
+)
+EXPORT_TIMEOUT_MS: Param[int] = Param(
+    "TRACELAKE_EXPORT_TIMEOUT_MS",
+    _parse_positive_int,
+    10_000,
+    "Timeout of one OTLP request to the tracking server (connect, read, write).",
+)
+SPOOL_DIR: Param[str | None] = Param(
+    "TRACELAKE_SPOOL_DIR",
+    _parse_str,
+    None,
+    "Folder of the disk spool that keeps spans while the server is unreachable (default: TRACELAKE_HOME/spool).",
+)
+SPOOL_MAX_BYTES: Param[int] = Param(
+    "TRACELAKE_SPOOL_MAX_BYTES",
+    _parse_non_negative_int,
+    256 * 1024 * 1024,
+    "Size of the disk spool per server; when full, new batches are dropped and counted. 0 turns spooling off.",
+)
+
 ALL_PARAMS: tuple[Param[Any], ...] = (
     TRACKING_URI,
     HOME,
@@ -131,6 +164,10 @@ ALL_PARAMS: tuple[Param[Any], ...] = (
     QUEUE_SIZE,
     BATCH_SIZE,
     EXPORT_INTERVAL_MS,
+    TOKEN,
+    EXPORT_TIMEOUT_MS,
+    SPOOL_DIR,
+    SPOOL_MAX_BYTES,
 )
 
 

@@ -1,13 +1,20 @@
-"""Composition root of the SDK: turns settings into a destination (the embedded store, for now).
+"""Composition root of the SDK: turns settings into a destination and a backend.
 
-The only SDK-side module that reaches `ingest` and `store`, and only inside functions, so that
-`import tracelake` never loads SQLAlchemy.
+The only SDK-side module that reaches `ingest`, `store` and the client, and only inside functions,
+so that `import tracelake` never loads SQLAlchemy or httpx.
+
+Destinations:
+- a folder (default `./tracelake-data`), `sqlite:///…`, `postgresql://…`: spans are written by the
+  embedded sink through `ingest` into a `SqlTraceStore`; reads go to a `StoreBackend`.
+- `http(s)://…`: a tracelake server; `tracelake._remote` provides the OTLP sink and the client backend.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,81 +23,138 @@ from tracelake.exceptions import ConfigError
 from tracelake.model import Experiment, SpanRecord
 from tracelake.tracing import RUNTIME, ExperimentRef, SpanSink
 from tracelake.tracing._ids import Clock, IdGenerator
+from tracelake.tracing.export._sink import BackgroundWrites
 
 if TYPE_CHECKING:
+    from tracelake._backend import Backend
     from tracelake.store import TraceStore
 
 DEFAULT_EXPERIMENT = "Default"
 
-_store_lock = threading.Lock()
-_store: TraceStore | None = None
-_store_key: tuple[str, str] | None = None
+
+@dataclass(frozen=True)
+class Destination:
+    """Where traces go: a SQL store (`database_url` + `artifact_root`) or a server (`server_url`)."""
+
+    database_url: str | None = None
+    artifact_root: str | None = None
+    server_url: str | None = None
+
+    @property
+    def is_remote(self) -> bool:
+        return self.server_url is not None
 
 
-def resolve_location(tracking_uri: str | None, home: str) -> tuple[str, str]:
-    """Return (database URL, artifact root) for a tracking URI, or raise ConfigError."""
+def resolve_destination(tracking_uri: str | None, home: str) -> Destination:
+    """Return the destination a tracking URI names, or raise ConfigError naming the variable."""
     if tracking_uri is None or tracking_uri.startswith("file://") or "://" not in tracking_uri:
         folder = home if tracking_uri is None else tracking_uri.removeprefix("file://")
         root = Path(folder).expanduser().resolve()
-        return f"sqlite:///{root / 'tracelake.db'}", str(root / "artifacts")
+        return Destination(f"sqlite:///{root / 'tracelake.db'}", str(root / "artifacts"))
     scheme = tracking_uri.split("://", 1)[0].lower()
     if scheme.startswith(("sqlite", "postgresql", "postgres")):
-        return tracking_uri, str(Path(home).expanduser().resolve() / "artifacts")
+        return Destination(tracking_uri, str(Path(home).expanduser().resolve() / "artifacts"))
     if scheme in ("http", "https"):
-        raise ConfigError(
-            f"TRACELAKE_TRACKING_URI={tracking_uri!r}: sending to a tracelake server is not available in this "
-            "version yet; use a folder path (embedded store) or a sqlite:// or postgresql:// URL"
-        )
+        return Destination(server_url=tracking_uri.rstrip("/"))
     raise ConfigError(
-        f"TRACELAKE_TRACKING_URI={tracking_uri!r} is invalid: expected a folder path, sqlite:///…, or postgresql://…"
+        f"TRACELAKE_TRACKING_URI={tracking_uri!r} is invalid: expected a folder path, sqlite:///…, "
+        "postgresql://… or http(s)://… of a tracelake server"
     )
 
 
-def get_store() -> TraceStore:
-    """Return the store of the configured destination (configuring from the environment if needed)."""
+_lock = threading.Lock()
+_destination: Destination | None = None
+_store: TraceStore | None = None
+_backend: Backend | None = None
+
+
+def get_backend() -> Backend:
+    """Return the backend of the configured destination (configuring from the environment if needed)."""
+    global _backend
     RUNTIME.ensure_configured()
-    return _open_store()
+    with _lock:
+        if _backend is None:
+            destination = _require_destination()
+            if destination.is_remote:
+                from tracelake._remote import ClientBackend
+
+                _backend = ClientBackend(destination.server_url or "")
+            else:
+                from tracelake._backend import StoreBackend
+
+                _backend = StoreBackend(_open_store_locked())
+        return _backend
+
+
+def get_store() -> TraceStore:
+    """Return the local store (embedded or SQL destinations only)."""
+    RUNTIME.ensure_configured()
+    with _lock:
+        return _open_store_locked()
+
+
+def _require_destination() -> Destination:
+    if _destination is None:
+        raise ConfigError("tracelake has no destination: traces go to an in-memory sink (tracelake.testing)")
+    return _destination
+
+
+def _open_store_locked() -> TraceStore:
+    global _store
+    destination = _require_destination()
+    if destination.is_remote:
+        raise ConfigError("TRACELAKE_TRACKING_URI names a server; there is no local store to open")
+    if _store is None:
+        from tracelake.store import SqlTraceStore
+
+        _store = SqlTraceStore(destination.database_url or "", destination.artifact_root or "")
+    return _store
 
 
 def _open_store() -> TraceStore:
-    """Open the configured store once per process. Safe on the export thread: takes no runtime lock."""
-    global _store, _store_key
-    key = _current_location
-    if key is None:
-        raise ConfigError("tracelake is not configured")
-    with _store_lock:
-        if _store is None or _store_key != key:
-            from tracelake.store import SqlTraceStore
-
-            if _store is not None:
-                _store.close()
-            _store = SqlTraceStore(key[0], key[1])
-            _store_key = key
-        return _store
+    """Open the store; safe on the export thread (takes no runtime lock)."""
+    with _lock:
+        return _open_store_locked()
 
 
 def _close_store() -> None:
-    global _store, _store_key
-    with _store_lock:
-        if _store is not None:
-            _store.close()
-        _store, _store_key = None, None
-
-
-_current_location: tuple[str, str] | None = None
+    """Close the store and backend of the previous destination."""
+    global _store, _backend
+    with _lock:
+        backend, store = _backend, _store
+        _backend, _store = None, None
+    if backend is not None and store is None:
+        backend.close()
+    if store is not None:
+        store.close()
 
 
 class EmbeddedSink:
-    """Writes spans straight into the local store through `ingest`, on the export thread."""
+    """Writes spans into the local store through `ingest`, from the export thread and a writer thread.
+
+    `export` normalises the records on the export thread and hands the store write to a writer
+    thread of its own (`BackgroundWrites`), so that converting and normalising the next batch
+    overlaps writing this one (SQLite, compression and file writes release the GIL). The exporter
+    calls `wait_exported` before completing a flush: `flush()` is True only once all is stored.
+    """
 
     def __init__(self) -> None:
         self._resolved: dict[tuple[str | None, str | None], str] = {}
+        self._writes = BackgroundWrites("tracelake-store-writer")
 
     def export(self, experiment: ExperimentRef, records: Sequence[SpanRecord]) -> None:
-        from tracelake.ingest import write_spans
+        from tracelake.ingest import normalize
 
+        if not records:
+            return
         store = _open_store()
-        write_spans(store, self._experiment_id(store, experiment), records)
+        experiment_id = self._experiment_id(store, experiment)
+        batches = normalize(records)
+        self._writes.submit(functools.partial(store.write_batches, experiment_id, batches), len(records))
+
+    def wait_exported(self) -> int:
+        """Wait until every exported batch is stored; return the spans lost since the last call."""
+        return self._writes.wait()
 
     def _experiment_id(self, store: TraceStore, ref: ExperimentRef) -> str:
         if ref.experiment_id is not None:
@@ -103,7 +167,7 @@ class EmbeddedSink:
         return cached
 
     def shutdown(self) -> None:
-        pass
+        self._writes.close()
 
 
 def configure(
@@ -127,7 +191,8 @@ def configure(
     """Configure tracing; every argument falls back to its TRACELAKE_* variable, then a default.
 
     Args:
-        tracking_uri: a folder (embedded store), `sqlite:///…` or `postgresql://…`. Env TRACELAKE_TRACKING_URI.
+        tracking_uri: a folder (embedded store), `sqlite:///…`, `postgresql://…`, or the
+            `http(s)://` URL of a tracelake server. Env TRACELAKE_TRACKING_URI.
         home: folder of the embedded store when no tracking URI is given. Env TRACELAKE_HOME.
         experiment_name: experiment receiving traces, created if missing. Env TRACELAKE_EXPERIMENT_NAME.
         experiment_id: experiment id receiving traces. Env TRACELAKE_EXPERIMENT_ID.
@@ -147,20 +212,21 @@ def configure(
     Raises:
         ConfigError: a value is invalid; the message names the variable.
     """
-    global _current_location
+    global _destination
     env = _config.environ()
     uri = _config.TRACKING_URI.resolve(tracking_uri, env)
     folder = _config.HOME.resolve(home, env)
-    exp_id = _config.EXPERIMENT_ID.resolve(experiment_id, env)
-    exp_name = _config.EXPERIMENT_NAME.resolve(experiment_name, env)
     ratio = _config.SAMPLING_RATIO.resolve(sampling_ratio, env)
     if not 0.0 <= ratio <= 1.0:
         raise ConfigError(f"sampling_ratio={ratio!r} is invalid: expected a number between 0.0 and 1.0")
-    location = resolve_location(uri, folder) if sink is None else None
+    destination = resolve_destination(uri, folder) if sink is None else None
     settings: dict[str, Any] = {
         "enabled": _config.TRACING.resolve(enabled, env),
         "sampling_ratio": ratio,
-        "experiment": ExperimentRef(name=exp_name, experiment_id=exp_id),
+        "experiment": ExperimentRef(
+            name=_config.EXPERIMENT_NAME.resolve(experiment_name, env),
+            experiment_id=_config.EXPERIMENT_ID.resolve(experiment_id, env),
+        ),
         "environment": _config.ENVIRONMENT.resolve(environment, env),
         "max_payload_bytes": _config.MAX_PAYLOAD_BYTES.resolve(max_payload_bytes, env),
         "max_queue_size": _config.QUEUE_SIZE.resolve(export_queue_size, env),
@@ -170,11 +236,15 @@ def configure(
         "ids": id_generator,
         "clock": clock,
     }
+    if sink is None and destination is not None and destination.is_remote:
+        from tracelake._remote import make_remote_sink
+
+        sink = make_remote_sink(destination.server_url or "", env, home=folder)
     with RUNTIME.lock:
         RUNTIME.install(sink or EmbeddedSink(), **settings)
-        if location != _current_location:
+        if destination != _destination:
             _close_store()
-        _current_location = location
+        _destination = destination
 
 
 def _auto_configure() -> None:
@@ -193,8 +263,11 @@ def set_experiment(name: str | None = None, experiment_id: str | None = None) ->
     """
     if (name is None) == (experiment_id is None):
         raise ConfigError("set_experiment() needs exactly one of name or experiment_id")
-    store = get_store()
-    experiment = store.get_experiment(experiment_id) if experiment_id else store.get_or_create_experiment(name or "")
+    backend = get_backend()
+    if experiment_id:
+        experiment = backend.get_experiment(experiment_id)
+    else:
+        experiment = backend.get_or_create_experiment(name or "")
     RUNTIME.experiment = ExperimentRef(name=experiment.name, experiment_id=experiment.experiment_id)
     return experiment
 
@@ -206,5 +279,5 @@ def current_experiment_id() -> str | None:
         return ref.experiment_id
     if ref.name is None:
         return None
-    experiment = get_store().get_experiment_by_name(ref.name)
+    experiment = get_backend().get_experiment_by_name(ref.name)
     return None if experiment is None else experiment.experiment_id

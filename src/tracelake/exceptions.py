@@ -4,7 +4,8 @@
     ├── ConfigError        a bad argument or TRACELAKE_* variable (names it)
     ├── StoreError         the store could not do what was asked
     │   ├── NotFoundError  no such experiment or trace
-    │   └── ConflictError  the name or id is taken
+    │   ├── ConflictError  the name or id is taken
+    │   └── InvalidArgumentError  the input itself is wrong (also a ConfigError; HTTP 400)
     └── QueryError         a filter or order-by string is wrong (says what and where)
 
 Tracing itself never raises into an application: these reach the caller only from explicit calls
@@ -32,6 +33,13 @@ class NotFoundError(StoreError):
 
 class ConflictError(StoreError):
     """The experiment name (or another unique key) is already taken."""
+
+
+class InvalidArgumentError(StoreError, ConfigError):
+    """An argument given to the store is invalid (a bad id, name, tag key or artifact location).
+
+    Unlike other store errors it will not succeed on retry: servers answer it with 400, not 503.
+    """
 
 
 class QueryError(TracelakeError):

@@ -61,7 +61,7 @@ def test_unsafe_keys_are_refused(tmp_path: Path, key: str) -> None:
         LocalArtifactRepository(tmp_path).put(key, b"x")
 
 
-@pytest.mark.parametrize("location", ["s3://bucket/x", "https://host/x", "/a/../b", "file://elsewhere/x", ""])
+@pytest.mark.parametrize("location", ["s3://Not_A_Bucket/x", "https://host/x", "/a/../b", "file://elsewhere/x", ""])
 def test_unsupported_locations(location: str) -> None:
     with pytest.raises(StoreError):
         check_artifact_location(location)

@@ -53,12 +53,12 @@ def test_delete_only_within_the_experiment(store: SqlTraceStore, five_traces: st
 
 def test_delete_removes_payloads_and_dependent_rows(store: SqlTraceStore, five_traces: str) -> None:
     folder = Path(store.get_experiment(five_traces).artifact_location) / "traces"
-    assert (folder / trace_id(1)).is_dir()
+    assert (folder / f"{trace_id(1)}.json.gz").is_file()
 
     store.delete_traces(five_traces, trace_ids=[trace_id(1)])
 
-    assert not (folder / trace_id(1)).exists()
-    assert (folder / trace_id(2)).is_dir()
+    assert not (folder / f"{trace_id(1)}.json.gz").exists()
+    assert (folder / f"{trace_id(2)}.json.gz").is_file()
     for table in (spans, trace_tags, trace_metadata):
         count = sa.select(sa.func.count()).select_from(table).where(table.c.trace_id == trace_id(1))
         assert store.execute_read(count)[0][0] == 0

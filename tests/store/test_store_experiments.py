@@ -31,11 +31,12 @@ def test_ids_are_distinct_strings(store: SqlTraceStore) -> None:
     assert [e.experiment_id for e in store.list_experiments()] == ids
 
 
-def test_explicit_artifact_location(store: SqlTraceStore, tmp_path: Path) -> None:
-    uri = (tmp_path / "elsewhere").as_uri()
+def test_explicit_artifact_location(store: SqlTraceStore, artifact_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    uri = (artifact_root / "elsewhere").as_uri()
 
     assert store.create_experiment("a", artifact_location=uri).artifact_location == uri
-    relative = store.create_experiment("b", artifact_location="relative/dir").artifact_location
+    monkeypatch.chdir(artifact_root.parent)
+    relative = store.create_experiment("b", artifact_location="artifacts/relative/dir").artifact_location
     assert Path(relative).is_absolute()
 
 
@@ -136,16 +137,16 @@ def test_rename(store: SqlTraceStore) -> None:
         store.rename_experiment(experiment.experiment_id, "again")
 
 
-def test_set_artifact_location_applies_to_new_traces_only(store: SqlTraceStore, tmp_path: Path) -> None:
+def test_set_artifact_location_applies_to_new_traces_only(store: SqlTraceStore, artifact_root: Path) -> None:
     experiment = store.create_experiment("agent")
     store.write_batches(experiment.experiment_id, [simple_trace(1)])
 
-    moved = store.set_artifact_location(experiment.experiment_id, str(tmp_path / "moved"))
+    moved = store.set_artifact_location(experiment.experiment_id, str(artifact_root / "moved"))
     store.write_batches(experiment.experiment_id, [simple_trace(2)])
 
-    assert moved.artifact_location == str(tmp_path / "moved")
-    assert (tmp_path / "moved" / "traces" / trace_id(2)).is_dir()
-    assert not (tmp_path / "moved" / "traces" / trace_id(1)).exists()
+    assert moved.artifact_location == str(artifact_root / "moved")
+    assert (artifact_root / "moved" / "traces" / f"{trace_id(2)}.json.gz").is_file()
+    assert not (artifact_root / "moved" / "traces" / f"{trace_id(1)}.json.gz").exists()
     assert len(store.get_spans(trace_id(1))) == 3
     assert len(store.get_spans(trace_id(2))) == 3
     with pytest.raises(StoreError):

@@ -121,7 +121,7 @@ def test_unreachable_postgres_is_a_store_error(tmp_path: Path) -> None:
 
 def test_unsupported_default_artifact_root(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="not supported yet"):
-        SqlTraceStore(f"sqlite:///{tmp_path / 'x.db'}", "s3://bucket/artifacts")
+        SqlTraceStore(f"sqlite:///{tmp_path / 'x.db'}", "gs://bucket/artifacts")
 
 
 def test_driver_errors_are_mapped(store: SqlTraceStore) -> None:
@@ -164,7 +164,7 @@ def test_open_embedded_store(tmp_path: Path) -> None:
 
     assert (home / "tracelake.db").is_file()
     assert experiment.artifact_location == str(home / "artifacts" / experiment.experiment_id)
-    assert (home / "artifacts" / experiment.experiment_id / "traces" / trace_id(1)).is_dir()
+    assert (home / "artifacts" / experiment.experiment_id / "traces" / f"{trace_id(1)}.json.gz").is_file()
     with open_embedded_store(str(home)) as again:
         assert again.get_trace_info(trace_id(1)).span_count == 3
 

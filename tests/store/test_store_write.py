@@ -285,10 +285,10 @@ def test_a_failed_payload_write_commits_nothing(
 ) -> None:
     real = TracePayloads.write_segment
 
-    def failing(self: TracePayloads, payload_uri: str, spans: object) -> str:
+    def failing(self: TracePayloads, payload_uri: str, spans: object, *, first: bool = False) -> str:
         if payload_uri.endswith(trace_id(3)):
             raise StoreError("disk full")
-        return real(self, payload_uri, spans)  # type: ignore[arg-type]
+        return real(self, payload_uri, spans, first=first)  # type: ignore[arg-type]
 
     monkeypatch.setattr(TracePayloads, "write_segment", failing)
 

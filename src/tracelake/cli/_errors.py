@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from tracelake.exceptions import ConfigError, NotFoundError, QueryError, TracelakeError
+from tracelake.exceptions import ConfigError, InvalidArgumentError, NotFoundError, QueryError, TracelakeError
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -36,6 +36,8 @@ def report_error(exc: BaseException) -> int:
         message, code = str(exc), exc.exit_code
     elif isinstance(exc, QueryError):
         message, code = f"invalid query: {exc}", EXIT_USAGE
+    elif isinstance(exc, InvalidArgumentError):
+        message, code = f"invalid argument: {exc}", EXIT_USAGE
     elif isinstance(exc, ConfigError):
         message, code = f"invalid configuration: {exc}", EXIT_USAGE
     elif isinstance(exc, NotFoundError):

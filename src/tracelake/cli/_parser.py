@@ -113,6 +113,87 @@ def _add_traces(commands: argparse._SubParsersAction[_Parser], common: _Parser) 
     delete.set_defaults(handler="tracelake.cli.traces:delete")
 
 
+def _tag(text: str) -> tuple[str, str]:
+    """Parse a `KEY=VALUE` tag (argparse type)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key.strip(), value
+
+
+def _add_experiments(commands: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
+    experiments = commands.add_parser("experiments", parents=[common], help="list, create, rename, delete experiments")
+    actions = experiments.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    module = "tracelake.cli.experiments"
+
+    list_ = actions.add_parser("list", parents=[common], help="list experiments")
+    list_.add_argument("--include-deleted", action="store_true", help="list deleted experiments too")
+    list_.add_argument("--json", action="store_true", help="print one JSON object per experiment")
+    list_.set_defaults(handler=f"{module}:list_experiments")
+
+    create = actions.add_parser("create", parents=[common], help="create an experiment")
+    create.add_argument("name", metavar="NAME")
+    create.add_argument("--artifact-location", metavar="URI", help="folder or s3:// URI of payloads")
+    create.add_argument("--retention-days", metavar="N", type=positive_int, help="delete traces older than N days")
+    create.add_argument("--tag", metavar="KEY=VALUE", type=_tag, action="append", help="experiment tag (repeatable)")
+    create.set_defaults(handler=f"{module}:create")
+
+    rename = actions.add_parser("rename", parents=[common], help="rename an experiment")
+    _add_experiment_selector(rename, required=True, many=False)
+    rename.add_argument("new_name", metavar="NEW_NAME")
+    rename.set_defaults(handler=f"{module}:rename")
+
+    retention = actions.add_parser("set-retention", parents=[common], help="set how long traces are kept")
+    _add_experiment_selector(retention, required=True, many=False)
+    period = retention.add_mutually_exclusive_group(required=True)
+    period.add_argument("--days", metavar="N", type=positive_int, help="delete traces older than N days")
+    period.add_argument("--off", action="store_true", help="keep traces forever")
+    retention.set_defaults(handler=f"{module}:set_retention_command")
+
+    delete = actions.add_parser("delete", parents=[common], help="mark an experiment deleted (traces stay)")
+    _add_experiment_selector(delete, required=True, many=False)
+    delete.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    delete.set_defaults(handler=f"{module}:delete")
+
+    enforce = actions.add_parser("enforce-retention", parents=[common], help="delete expired traces now")
+    enforce.add_argument("--batch-size", metavar="N", type=positive_int, default=500, help="traces per transaction")
+    enforce.set_defaults(handler=f"{module}:enforce_retention_command")
+
+
+def _add_server(commands: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
+    server = commands.add_parser("server", parents=[common], help="serve the REST API and the OTLP endpoint")
+    server.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    server.add_argument("--port", type=int, default=5000, help="port to listen on, 0 for any free one (default 5000)")
+    server.add_argument(
+        "--database",
+        metavar="URL",
+        help="postgresql://…, sqlite:///… or a folder (default: the embedded store in --home)",
+    )
+    server.add_argument(
+        "--artifacts", metavar="PATH_OR_URI", help="default artifact root for payloads (default: <home>/artifacts)"
+    )
+    server.add_argument(
+        "--allowed-artifact-root",
+        metavar="PATH_OR_URI",
+        action="append",
+        help="where clients may place experiments' artifact locations (repeatable; default: --artifacts)",
+    )
+    server.add_argument("--workers", metavar="N", type=positive_int, default=1, help="server processes (default 1)")
+    server.add_argument(
+        "--max-body-bytes", metavar="N", type=positive_int, help="largest request body (default 32 MiB)"
+    )
+    server.add_argument(
+        "--ingest-queue", metavar="N", type=positive_int, help="OTLP requests in progress before 429 (default 16)"
+    )
+    server.set_defaults(handler="tracelake.cli.server:run")
+
+    db = commands.add_parser("db", parents=[common], help="manage the database schema")
+    actions = db.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    upgrade = actions.add_parser("upgrade", parents=[common], help="migrate the database to the newest schema")
+    upgrade.add_argument("--database", metavar="URL", help="database URL or folder (default: the embedded store)")
+    upgrade.set_defaults(handler="tracelake.cli.db:upgrade")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser of the whole `tracelake` command line."""
     parser = _Parser(
@@ -135,6 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     quickstart.set_defaults(handler="tracelake.cli.quickstart:run")
 
     _add_traces(commands, common)
+    _add_server(commands, common)
+    _add_experiments(commands, common)
 
     version = commands.add_parser("version", parents=[common], help="print the installed version")
     version.set_defaults(handler="tracelake.cli._version:run")

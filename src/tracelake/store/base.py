@@ -8,9 +8,12 @@ than the database's own locking requires.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from tracelake.model import Experiment, Span, Trace, TraceBatch, TraceInfo, WriteResult
+from tracelake.model import Assessment, Experiment, Span, Trace, TraceBatch, TraceInfo, WriteResult
+
+if TYPE_CHECKING:
+    from tracelake.store.assessments import AssessmentChanges
 
 
 @runtime_checkable
@@ -44,6 +47,14 @@ class TraceStore(Protocol):
         max_traces: int | None = None,
         trace_ids: Sequence[str] | None = None,
     ) -> int: ...
+
+    # Assessments (feedback, expectations); `get_trace` and `get_trace_info` carry them too ----------
+    def add_assessment(self, assessment: Assessment) -> Assessment: ...
+    def get_assessment(self, trace_id: str, assessment_id: str) -> Assessment: ...
+    def update_assessment(self, trace_id: str, assessment_id: str, changes: AssessmentChanges) -> Assessment: ...
+    def delete_assessment(self, trace_id: str, assessment_id: str) -> None: ...
+    def list_assessments(self, trace_id: str) -> list[Assessment]: ...
+    def find_trace_by_client_request_id(self, experiment_id: str, client_request_id: str) -> TraceInfo | None: ...
 
     # Reads for `tracelake.query` -----------------------------------------------------------------
     def execute_read(self, statement: Any) -> list[Any]:

@@ -46,27 +46,32 @@ class LocalTrace:
 class LiveSpan(otel_trace.Span):
     """A span being recorded. Returned by `start_span` and `get_current_span`."""
 
+    # Fields every span sets live in slots; the rest are class-level defaults, overridden in the
+    # instance's __dict__ only when used (the OpenTelemetry base class has no __slots__). Creating a
+    # span is the hot path: fewer stores and no per-span empty containers.
     __slots__ = (
-        "_args",
-        "_attributes",
-        "_context",
         "_end_ns",
-        "_events",
-        "_inputs",
-        "_kwargs",
         "_local_trace",
         "_name",
-        "_outputs",
         "_parent_id",
         "_runtime",
-        "_signature",
         "_span_id",
         "_span_type",
         "_start_ns",
         "_status_code",
-        "_status_message",
         "_trace_id",
     )
+
+    _attributes: dict[str, Any] | None = None
+    _events: list[tuple[str, int, Mapping[str, Any]]] | None = None
+    _inputs: Any = _UNSET
+    _outputs: Any = _UNSET
+    # A decorated call's signature; with `_args`/`_kwargs` bound to names on the export thread.
+    _signature: Any = None
+    _args: tuple[Any, ...] = ()
+    _kwargs: dict[str, Any] | None = None
+    _status_message = ""
+    _context: SpanContext | None = None
 
     def __init__(
         self,
@@ -88,17 +93,7 @@ class LiveSpan(otel_trace.Span):
         self._local_trace = local_trace
         self._start_ns = start_ns
         self._end_ns: int | None = None
-        self._attributes: dict[str, Any] | None = None
-        self._events: list[tuple[str, int, Mapping[str, Any]]] | None = None
-        self._inputs: Any = _UNSET
-        self._outputs: Any = _UNSET
-        # A decorated call's signature; with `_args`/`_kwargs` bound to names on the export thread.
-        self._signature: Any = None
-        self._args: tuple[Any, ...] = ()
-        self._kwargs: dict[str, Any] = {}
         self._status_code = StatusCode.UNSET
-        self._status_message = ""
-        self._context: SpanContext | None = None
 
     # tracelake's own surface ---------------------------------------------------------------------
     @property

@@ -1,4 +1,4 @@
-"""Artifact repositories: flat object stores rooted at a URI (a local folder now, S3 later).
+"""Artifact repositories: flat object stores rooted at a URI (a local folder or an S3 bucket).
 
 A repository knows nothing about traces: it puts, gets, lists and deletes objects by key, the way
 an object store does. `tracelake.store.artifacts.payload` builds trace payloads on top of that, so a
@@ -11,7 +11,7 @@ from pathlib import Path, PurePosixPath
 from typing import Protocol, runtime_checkable
 from urllib.parse import unquote, urlsplit
 
-from tracelake.exceptions import StoreError
+from tracelake.exceptions import InvalidArgumentError
 
 
 @runtime_checkable
@@ -59,7 +59,7 @@ def check_key(key: str) -> str:
     """
     parts = key.split("/")
     if not key or "\\" in key or "\x00" in key or any(part in ("", ".", "..") for part in parts):
-        raise StoreError(f"invalid artifact key {key!r}")
+        raise InvalidArgumentError(f"invalid artifact key {key!r}")
     return key
 
 
@@ -72,14 +72,14 @@ def local_path_of(location: str) -> str | None:
         StoreError: `location` is empty or a `file://` URI names another host.
     """
     if not location or "\x00" in location:
-        raise StoreError(f"invalid artifact location {location!r}")
+        raise InvalidArgumentError(f"invalid artifact location {location!r}")
     parsed = urlsplit(location)
     # "C:\\data" parses with the one-letter scheme "c": a Windows drive, not a URI scheme.
     if len(parsed.scheme) == 1 or parsed.scheme == "":
         return location
     if parsed.scheme == "file":
         if parsed.netloc not in ("", "localhost"):
-            raise StoreError(f"artifact location {location!r} names the remote host {parsed.netloc!r}")
+            raise InvalidArgumentError(f"artifact location {location!r} names the remote host {parsed.netloc!r}")
         return unquote(parsed.path)
     return None
 
@@ -88,21 +88,27 @@ def check_artifact_location(location: str) -> str:
     """Validate an experiment's artifact location and return it in canonical form.
 
     Local paths are made absolute (an app and a server started in different folders must agree on
-    where payloads live); `file://` URIs are kept as URIs.
+    where payloads live); `file://` URIs are kept as URIs; `s3://bucket/prefix` URIs lose trailing
+    slashes.
 
     Raises:
-        StoreError: the location uses an unsupported scheme (only local paths and `file://` URIs
-            are supported for now; S3 comes later) or contains a `..` segment.
+        StoreError: the location uses an unsupported scheme (local paths, `file://` and `s3://`
+            URIs are supported) or contains a `..` segment.
     """
     path = local_path_of(location)
     if path is None:
         scheme = urlsplit(location).scheme
-        raise StoreError(
+        if scheme.lower() == "s3":
+            # Imported here: the S3 module builds on this one.
+            from tracelake.store.artifacts.s3 import check_s3_location
+
+            return check_s3_location(location)
+        raise InvalidArgumentError(
             f"artifact location {location!r}: the {scheme!r} scheme is not supported yet;"
-            " use a local folder or a file:// URI"
+            " use a local folder, a file:// URI or s3://bucket/prefix"
         )
     if ".." in PurePosixPath(path.replace("\\", "/")).parts:
-        raise StoreError(f"artifact location {location!r} contains '..' (path traversal is not allowed)")
+        raise InvalidArgumentError(f"artifact location {location!r} contains '..' (path traversal is not allowed)")
     if urlsplit(location).scheme == "file":
         return location.rstrip("/")
     return str(Path(path).expanduser().absolute())

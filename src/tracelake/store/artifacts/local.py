@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
 import shutil
-import uuid
 from pathlib import Path
 
 from tracelake.exceptions import NotFoundError, StoreError
@@ -13,6 +14,24 @@ from tracelake.store.artifacts.base import check_artifact_location, check_key, l
 # Temporary files of in-flight `put`s start with this; `list` never returns them.
 _TMP_PREFIX = ".tmp-"
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+
+class _TempNames:
+    """Names of temporary files: a random token per process plus a counter (no syscall per name)."""
+
+    def __init__(self) -> None:
+        self.reset()
+        os.register_at_fork(after_in_child=self.reset)
+
+    def reset(self) -> None:
+        self.prefix = f"{_TMP_PREFIX}{os.urandom(6).hex()}-"
+        self.counter = itertools.count()
+
+    def next(self) -> str:
+        return f"{self.prefix}{next(self.counter):x}"
+
+
+_temp_names = _TempNames()
 
 
 class LocalArtifactRepository:
@@ -24,7 +43,7 @@ class LocalArtifactRepository:
     of the process, not necessarily a power loss.
     """
 
-    __slots__ = ("_root", "_root_uri")
+    __slots__ = ("_root", "_root_str", "_root_uri")
 
     def __init__(self, root: str | Path) -> None:
         """Root the repository at `root`.
@@ -38,6 +57,7 @@ class LocalArtifactRepository:
         if path is None:  # pragma: no cover - check_artifact_location already rejected it
             raise StoreError(f"not a local artifact location: {root!r}")
         self._root = Path(path)
+        self._root_str = str(self._root)
 
     @property
     def root_uri(self) -> str:
@@ -52,28 +72,31 @@ class LocalArtifactRepository:
         return self._root.joinpath(*check_key(key).split("/"))
 
     def put(self, key: str, data: bytes) -> None:
-        # Plain os calls rather than tempfile/open(): a write is a handful of syscalls, and the
-        # write path makes one per trace of every batch.
-        path = self._path(key)
-        tmp = path.with_name(f"{_TMP_PREFIX}{uuid.uuid4().hex}")
+        # Plain os calls on str paths rather than tempfile/open()/pathlib: a write is a handful of
+        # syscalls, and the write path makes one per trace of every batch.
+        folder, _, name = os.path.join(self._root_str, *check_key(key).split("/")).rpartition(os.sep)
+        path = os.path.join(folder, name)
+        tmp = os.path.join(folder, _temp_names.next())
         try:
             try:
                 fd = os.open(tmp, _CREATE_FLAGS, 0o666)
             except FileNotFoundError:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                os.makedirs(folder, exist_ok=True)
                 fd = os.open(tmp, _CREATE_FLAGS, 0o666)
             try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
+                written = os.write(fd, data)
+                if written < len(data):
+                    view = memoryview(data)[written:]
+                    while view:
+                        view = view[os.write(fd, view) :]
             finally:
                 os.close(fd)
             os.replace(tmp, path)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
+            _remove(tmp)
             raise StoreError(f"write artifact {key!r} under {self._root_uri}: {exc}") from exc
         except BaseException:
-            tmp.unlink(missing_ok=True)
+            _remove(tmp)
             raise
 
     def get(self, key: str) -> bytes:
@@ -115,3 +138,8 @@ class LocalArtifactRepository:
 
     def __repr__(self) -> str:
         return f"LocalArtifactRepository({self._root_uri!r})"
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)

@@ -1,61 +1,68 @@
 """Trace payloads: the full spans of each trace as compressed JSON objects in an artifact repository.
 
-Layout, under a trace's payload URI (`<experiment artifact_location>/traces/<trace_id>`):
+Layout, for a trace whose payload URI is `<experiment artifact_location>/traces/<trace_id>`:
 
-    seg-<time_ns>-<random>.json.gz       one per write that brought new spans
-    spans-<time_ns>-<random>.json.gz     the compaction of earlier objects
+    traces/<trace_id>.json.gz                 its head: the spans of the write that created the trace
+    traces/<trace_id>/seg-<time_ns>-<id>.json.gz      one per later write that brought new spans
+    traces/<trace_id>/spans-<time_ns>-<id>.json.gz    the compaction of earlier objects
 
-Each object is a gzip-compressed JSON list of `Span.to_dict()`. Segments are written as batches
-arrive; once the trace's root span has arrived, the objects are compacted into one. Compaction
-writes the new object first and then deletes exactly the objects it read, and reading unions every
-object and keeps one version per span id, so a crash at any point (or two processes compacting at
-once) loses nothing and duplicates nothing.
+Each object is a gzip-compressed JSON list of `Span.to_dict()`. Most traces arrive in one write and
+so are one file and no folder: on a local disk a folder costs the filesystem an inode of its own,
+and allocating inodes (a directory's more than a file's) is what a write spends most time on.
+Later segments are written as batches arrive; once the trace's root span has arrived, the objects
+are compacted into one. Compaction writes the new object first and then deletes exactly the objects
+it read, and reading unions every object and keeps one version per span id, so a crash at any point
+(or two processes compacting at once) loses nothing and duplicates nothing. The head is written
+only by the writer that creates the trace's index row, so it never reappears once compacted away.
 """
 
 from __future__ import annotations
 
 import gzip
 import heapq
+import itertools
 import logging
+import os
+import threading
 import time
-import uuid
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Final
 
 import orjson
 
 from tracelake.exceptions import NotFoundError, StoreError
 from tracelake.model import Span
+from tracelake.store.artifacts import resolve
 from tracelake.store.artifacts.base import ArtifactRepository
-from tracelake.store.artifacts.local import LocalArtifactRepository
 
 logger = logging.getLogger(__name__)
 
 SEGMENT_PREFIX = "seg-"
 COMPACTED_PREFIX = "spans-"
 SUFFIX = ".json.gz"
+#: How `TracePayloads` names a trace's head object among the keys it returns and accepts.
+HEAD_KEY: Final = "(head)"
 
 # Span JSON already shrinks about tenfold at middle levels; higher ones cost write-path time for a few
 # percent more.
 _COMPRESS_LEVEL = 5
-# Segment writes are a few filesystem metadata operations each (mkdir, create, rename) that wait on
-# the disk rather than the CPU: overlapping them with each other and with the index statements is
-# what lets one call write hundreds of traces fast.
+# Segment writes are filesystem metadata operations (create, rename) or object-store requests that
+# release the GIL: a few threads overlap them with each other and with the index statements. More
+# than this only adds contention on a local disk; a thread gets at least this many segments.
 _WRITE_THREADS = 4
+_SEGMENTS_PER_THREAD = 16
 # A concurrent compaction can delete an object between our listing and our read; a fresh listing
 # then finds the compacted object. More attempts than this means something else is wrong.
 _READ_ATTEMPTS = 5
 
 
 def artifact_repository(uri: str) -> ArtifactRepository:
-    """Return the repository for a location URI (local paths and `file://` URIs for now).
+    """Return the repository for a location URI: a local path, a `file://` or an `s3://` URI.
 
     Raises:
         StoreError: the scheme is not supported.
     """
-    # S3 will be chosen here by scheme; until then LocalArtifactRepository rejects other schemes.
-    return LocalArtifactRepository(uri)
+    return resolve.artifact_repository(uri)
 
 
 def _default(value: Any) -> Any:
@@ -77,9 +84,35 @@ def decode_spans(data: bytes) -> list[Span]:
     return [Span.from_dict(item) for item in orjson.loads(gzip.decompress(data))]
 
 
+class _Names:
+    """Unique parts of object keys: a random token per process plus a counter (no syscall per key)."""
+
+    def __init__(self) -> None:
+        self.reset()
+        os.register_at_fork(after_in_child=self.reset)
+
+    def reset(self) -> None:
+        self.token = os.urandom(4).hex()
+        self.counter = itertools.count()
+
+    def next(self) -> str:
+        return f"{self.token}{next(self.counter):x}"
+
+
+_names = _Names()
+
+
 def _new_key(prefix: str) -> str:
-    # Time first so that a listing is in write order; the random part keeps concurrent writers apart.
-    return f"{prefix}{time.time_ns():020d}-{uuid.uuid4().hex[:12]}{SUFFIX}"
+    # Time first so that a listing is in write order; the unique part keeps concurrent writers apart.
+    return f"{prefix}{time.time_ns():020d}-{_names.next()}{SUFFIX}"
+
+
+def _head_of(payload_uri: str) -> tuple[str, str]:
+    """Return (location of the folder holding the trace's head, the head's key there)."""
+    parent, _, name = payload_uri.rstrip("/").rpartition("/")
+    if not parent or not name:
+        raise StoreError(f"invalid payload location {payload_uri!r}")
+    return parent, name + SUFFIX
 
 
 def _is_payload_key(key: str) -> bool:
@@ -138,34 +171,71 @@ class TracePayloads:
     def __init__(self, repository_for: Callable[[str], ArtifactRepository] = artifact_repository) -> None:
         """Create the payload layer over repositories made by `repository_for(uri)`."""
         self._repository_for = repository_for
+        # Heads of an experiment's traces share one folder: its repository is made once.
+        self._parents: dict[str, ArtifactRepository] = {}
 
-    def write_segment(self, payload_uri: str, spans: Sequence[Span]) -> str:
-        """Store `spans` as a new segment of the trace and return its key."""
+    def _parent(self, location: str) -> ArtifactRepository:
+        repository = self._parents.get(location)
+        if repository is None:
+            if len(self._parents) >= 256:
+                self._parents.clear()
+            repository = self._parents[location] = self._repository_for(location)
+        return repository
+
+    def write_segment(self, payload_uri: str, spans: Sequence[Span], *, first: bool = False) -> str:
+        """Store `spans` as a new object of the trace and return its key.
+
+        Args:
+            payload_uri: the trace's payload location.
+            spans: the spans to store.
+            first: the trace has no object yet, and the caller is creating its index row (so no
+                one else writes this trace meanwhile): the spans become the trace's head.
+        """
+        data = encode_spans(spans)
+        if first:
+            location, key = _head_of(payload_uri)
+            self._parent(location).put(key, data)
+            return HEAD_KEY
         key = _new_key(SEGMENT_PREFIX)
-        self._repository_for(payload_uri).put(key, encode_spans(spans))
+        self._repository_for(payload_uri).put(key, data)
         return key
 
-    def start_segments(self, segments: Sequence[tuple[str, Sequence[Span]]]) -> SegmentWrites:
-        """Start writing one segment per (payload URI, spans) pair; `finish()` the result to wait.
+    def start_segments(self, segments: Sequence[tuple[str, Sequence[Span], bool]]) -> SegmentWrites:
+        """Start writing one object per (payload URI, spans, first) (see `write_segment`).
 
-        The writes run on worker threads, so the caller can meanwhile do its index work.
+        The writes run on worker threads, so the caller can meanwhile do its index work; `finish()`
+        the result to wait for them.
         """
         return SegmentWrites(self, segments)
 
     def discard(self, payload_uri: str, key: str) -> None:
         """Delete one object, e.g. a segment whose index rows failed to commit. Never raises."""
         try:
-            self._repository_for(payload_uri).delete(key)
+            self._delete(payload_uri, key)
         except StoreError:
             logger.warning("could not delete payload object %s/%s", payload_uri, key, exc_info=True)
+
+    def _delete(self, payload_uri: str, key: str) -> None:
+        if key == HEAD_KEY:
+            location, head = _head_of(payload_uri)
+            self._parent(location).delete(head)
+        else:
+            self._repository_for(payload_uri).delete(key)
 
     def read_spans(self, payload_uri: str) -> list[Span]:
         """Return the trace's spans: every object merged, ordered parents first, by start time."""
         repository = self._repository_for(payload_uri)
+        location, head = _head_of(payload_uri)
         for _ in range(_READ_ATTEMPTS):
+            # The head first: a compaction deletes it only after writing the folder object that
+            # holds its spans, which the listing below then finds.
+            try:
+                objects = [self._decode(self._parent(location), head)]
+            except NotFoundError:
+                objects = []
             keys = [key for key in repository.list() if _is_payload_key(key)]
             try:
-                objects = [self._decode(repository, key, strict=False) for key in keys]
+                objects.extend(self._decode(repository, key) for key in keys)
             except NotFoundError:
                 continue  # compacted away under us: list again
             return order_spans(merge_spans(objects))
@@ -179,72 +249,102 @@ class TracePayloads:
         """
         repository = self._repository_for(payload_uri)
         keys = [key for key in repository.list() if _is_payload_key(key)]
-        if len(keys) < 2:
+        head = self._head_data(payload_uri)
+        if len(keys) + (head is not None) < 2:
             return False
         try:
-            objects = [self._decode(repository, key, strict=True) for key in keys]
+            objects = [] if head is None else [_decode_strict(head, HEAD_KEY)]
+            objects.extend(_decode_strict(repository.get(key), key) for key in keys)
         except (NotFoundError, ValueError, OSError, EOFError):
             return False
         spans = order_spans(merge_spans(objects))
         repository.put(_new_key(COMPACTED_PREFIX), encode_spans(spans))
         for key in keys:
             repository.delete(key)
+        if head is not None:
+            self._delete(payload_uri, HEAD_KEY)
         return True
 
     def delete_trace(self, payload_uri: str) -> None:
         """Delete every object of the trace."""
         self._repository_for(payload_uri).delete_all()
+        self._delete(payload_uri, HEAD_KEY)
 
     def object_keys(self, payload_uri: str) -> list[str]:
-        """Return the keys of the trace's payload objects (for diagnostics and tests)."""
-        return [key for key in self._repository_for(payload_uri).list() if _is_payload_key(key)]
+        """Return the keys of the trace's objects, its head (`HEAD_KEY`) first (for diagnostics and tests)."""
+        keys = [key for key in self._repository_for(payload_uri).list() if _is_payload_key(key)]
+        return keys if self._head_data(payload_uri) is None else [HEAD_KEY, *keys]
+
+    def _head_data(self, payload_uri: str) -> bytes | None:
+        location, head = _head_of(payload_uri)
+        try:
+            return self._parent(location).get(head)
+        except NotFoundError:
+            return None
 
     @staticmethod
-    def _decode(repository: ArtifactRepository, key: str, *, strict: bool) -> list[Span]:
+    def _decode(repository: ArtifactRepository, key: str) -> list[Span]:
         data = repository.get(key)
         try:
             return decode_spans(data)
         except (ValueError, OSError, EOFError, KeyError, TypeError):
-            if strict:
-                raise ValueError(f"undecodable payload object {key}") from None
             # One damaged object must not make the rest of the trace unreadable.
             logger.error("skipping undecodable payload object %s/%s", repository.root_uri, key, exc_info=True)
             return []
 
 
-class SegmentWrites:
-    """Segment writes in flight (see `TracePayloads.start_segments`)."""
+def _decode_strict(data: bytes, key: str) -> list[Span]:
+    try:
+        return decode_spans(data)
+    except (ValueError, OSError, EOFError, KeyError, TypeError):
+        raise ValueError(f"undecodable payload object {key}") from None
 
-    def __init__(self, payloads: TracePayloads, segments: Sequence[tuple[str, Sequence[Span]]]) -> None:
+
+class SegmentWrites:
+    """Object writes in flight (see `TracePayloads.start_segments`).
+
+    A few threads take the segments in turn from one shared iterator: no task object per segment,
+    and after a failure the remaining segments are not written at all.
+    """
+
+    def __init__(self, payloads: TracePayloads, segments: Sequence[tuple[str, Sequence[Span], bool]]) -> None:
         self._payloads = payloads
         self._segments = segments
-        self._pool: ThreadPoolExecutor | None = None
-        self._futures: list[tuple[str, Future[str]]] = []
-        if len(segments) > 1:
-            # A pool per call rather than one kept open: no idle threads, nothing to lose across a fork.
-            self._pool = ThreadPoolExecutor(max_workers=min(_WRITE_THREADS, len(segments)))
-            self._futures = [
-                (payload_uri, self._pool.submit(payloads.write_segment, payload_uri, spans))
-                for payload_uri, spans in segments
-            ]
+        self._written: list[tuple[str, str]] = []
+        self._failure: BaseException | None = None
+        self._threads: list[threading.Thread] = []
+        count = min(_WRITE_THREADS, len(segments) // _SEGMENTS_PER_THREAD + 1)
+        if count > 1:
+            # Threads per call rather than a pool kept open: no idle threads, nothing to lose across a fork.
+            todo = iter(segments)
+            self._threads = [threading.Thread(target=self._work, args=(todo,), daemon=True) for _ in range(count)]
+            for thread in self._threads:
+                thread.start()
+
+    def _work(self, todo: Iterator[tuple[str, Sequence[Span], bool]]) -> None:
+        write = self._payloads.write_segment
+        written = self._written
+        for payload_uri, spans, first in todo:  # next() on a shared iterator is atomic under the GIL
+            if self._failure is not None:
+                return
+            try:
+                written.append((payload_uri, write(payload_uri, spans, first=first)))
+            except BaseException as exc:
+                if self._failure is None:
+                    self._failure = exc
+                return
 
     def finish(self, written: list[tuple[str, str]]) -> None:
-        """Wait for every write; append (payload URI, key) of each stored segment to `written`.
+        """Wait for every write; append (payload URI, key) of each stored object to `written`.
 
         Every successful write is recorded even when another failed, so that the caller can discard
         them all; then the first failure is raised.
         """
-        if self._pool is None:
-            for payload_uri, spans in self._segments:
-                written.append((payload_uri, self._payloads.write_segment(payload_uri, spans)))
-            return
-        self._pool.shutdown(wait=True)
-        failure: BaseException | None = None
-        for payload_uri, future in self._futures:
-            error = future.exception()
-            if error is None:
-                written.append((payload_uri, future.result()))
-            elif failure is None:
-                failure = error
-        if failure is not None:
-            raise failure
+        if self._threads:
+            for thread in self._threads:
+                thread.join()
+        else:
+            self._work(iter(self._segments))
+        written.extend(self._written)
+        if self._failure is not None:
+            raise self._failure

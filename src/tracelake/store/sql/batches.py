@@ -10,7 +10,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from tracelake.exceptions import StoreError
+from tracelake.exceptions import InvalidArgumentError
 from tracelake.model import Span, TraceBatch
 
 # Trace ids name folders (`.../traces/<trace_id>/`): only characters that are safe in any path or
@@ -42,16 +42,20 @@ class IncomingTrace:
 def check_trace_id(trace_id: str) -> str:
     """Return `trace_id` if it is a valid trace id, else raise `StoreError`."""
     if not isinstance(trace_id, str) or not _TRACE_ID.fullmatch(trace_id):
-        raise StoreError(f"invalid trace id {trace_id!r}: expected 1-32 characters among 0-9, a-z, A-Z, '_', '-'")
+        raise InvalidArgumentError(
+            f"invalid trace id {trace_id!r}: expected 1-32 characters among 0-9, a-z, A-Z, '_', '-'"
+        )
     return trace_id
 
 
 def _check_span(span: Span, trace_id: str) -> None:
     if span.trace_id != trace_id:
-        raise StoreError(f"span {span.span_id!r} has trace id {span.trace_id!r} but its batch is for {trace_id!r}")
+        raise InvalidArgumentError(
+            f"span {span.span_id!r} has trace id {span.trace_id!r} but its batch is for {trace_id!r}"
+        )
     for name, value in (("span id", span.span_id), ("parent span id", span.parent_id)):
         if value is not None and (not isinstance(value, str) or not _SPAN_ID.fullmatch(value)):
-            raise StoreError(f"invalid {name} {value!r} in trace {trace_id!r}: expected 1-16 characters")
+            raise InvalidArgumentError(f"invalid {name} {value!r} in trace {trace_id!r}: expected 1-16 characters")
 
 
 def merge_batches(batches: Sequence[TraceBatch]) -> dict[str, IncomingTrace]:

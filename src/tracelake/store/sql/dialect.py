@@ -1,14 +1,20 @@
 """Bulk statements: `ON CONFLICT` inserts (whose SQL differs by dialect) and fast executemany.
 
-On SQLite, `execute_many` hands tuples straight to the driver's `executemany`: the write path sends
-thousands of rows per call, and SQLAlchemy's per-row parameter processing would cost about as
-much as SQLite's own inserting (our column types need no bind processing on SQLite anyway).
+On SQLite, `execute_many` hands tuples straight to the driver: the write path sends thousands of
+rows per call, and SQLAlchemy's per-row parameter processing would cost about as much as SQLite's
+own inserting (our column types need no bind processing on SQLite anyway). INSERTs go as
+multi-row statements (`VALUES (…), (…), …`, 64 rows each): the driver releases the GIL once per
+statement it steps, and a thread that gives the GIL up once per row waits up to the interpreter's
+switch interval (5 ms) to get it back whenever another thread is running Python code, such as the
+export thread converting the next batch.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import operator
+import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -40,12 +46,53 @@ def execute_many(connection: Connection, statement: Executable, rows: Sequence[M
         if compiled is not None:
             sql, order = compiled
             values = operator.itemgetter(*order)
-            if len(order) == 1:
-                connection.exec_driver_sql(sql, [(values(row),) for row in rows])
+            tuples = [(values(row),) for row in rows] if len(order) == 1 else [values(row) for row in rows]
+            if len(rows) > 1 and _values_clause(sql) is not None:
+                _insert_in_groups(connection, sql, tuples)
             else:
-                connection.exec_driver_sql(sql, [values(row) for row in rows])
+                connection.exec_driver_sql(sql, tuples)
             return
     connection.execute(statement, list(rows))
+
+
+# Bound parameters per statement: SQLite before 3.32 allows 999.
+_MAX_PARAMETERS = 32_766 if sqlite3.sqlite_version_info >= (3, 32) else 999
+_GROUP_ROWS = 64
+
+
+def _insert_in_groups(connection: Connection, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Insert `rows` with statements of 64, 32, 16… rows each (a few cached statement texts)."""
+    size = min(_GROUP_ROWS, _MAX_PARAMETERS // len(rows[0]))
+    size = 1 << (size.bit_length() - 1)  # a power of two: the remainder splits into halves
+    start = 0
+    while start < len(rows):
+        while size > len(rows) - start:
+            size //= 2
+        group = rows[start : start + size]
+        connection.exec_driver_sql(_multi_row_sql(sql, size), tuple(itertools.chain.from_iterable(group)))
+        start += size
+
+
+def _values_clause(sql: str) -> tuple[int, int] | None:
+    """Return where the `(?, …)` of an `INSERT … VALUES (?, …) …` statement starts and ends."""
+    if not sql.startswith("INSERT"):
+        return None
+    start = sql.find(" VALUES (")
+    if start < 0:
+        return None
+    start += len(" VALUES ")
+    end = sql.find(")", start)
+    return (start, end + 1) if end > 0 else None
+
+
+@functools.lru_cache(maxsize=64)
+def _multi_row_sql(sql: str, rows: int) -> str:
+    if rows == 1:
+        return sql
+    clause = _values_clause(sql)
+    assert clause is not None
+    start, end = clause
+    return sql[:start] + ", ".join([sql[start:end]] * rows) + sql[end:]
 
 
 @functools.lru_cache(maxsize=64)
@@ -85,6 +132,26 @@ def insert_ignoring_conflicts(
 ) -> None:
     """Insert `rows` (one executemany); rows whose `keys` already exist are left alone."""
     execute_many(connection, _conflict_statement(connection.dialect.name, table, tuple(keys), None), rows)
+
+
+def insert_returning(
+    connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]], keys: Sequence[str], returning: str
+) -> set[Any]:
+    """Insert `rows` like `insert_ignoring_conflicts`; return the `returning` column of those inserted.
+
+    For PostgreSQL, where concurrent writers may insert the same keys: `RETURNING` names the rows
+    this statement inserted (SQLAlchemy batches them into multi-row statements).
+    """
+    if not rows:
+        return set()
+    statement = _returning_statement(connection.dialect.name, table, tuple(keys), returning)
+    return set(connection.execute(statement, list(rows)).scalars())
+
+
+@functools.lru_cache(maxsize=8)
+def _returning_statement(dialect_name: str, table: Table, keys: tuple[str, ...], returning: str) -> Executable:
+    statement: Any = _conflict_statement(dialect_name, table, keys, None)
+    return statement.returning(table.c[returning])  # type: ignore[no-any-return]
 
 
 def upsert(

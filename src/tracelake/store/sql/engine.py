@@ -12,6 +12,8 @@ SQLite reports as "database is locked" at once, without waiting for the busy tim
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -64,6 +66,27 @@ def create_store_engine(database_url: str | URL, *, busy_timeout_s: float = DEFA
     return _postgres_engine(url)
 
 
+def _enable_wal(cursor: Any, busy_timeout_s: float) -> None:
+    """Switch the file to WAL, waiting out other processes doing the same on a new database.
+
+    `PRAGMA journal_mode = WAL` does not honour the busy timeout, so processes that open a fresh
+    database at once would otherwise fail with "database is locked".
+    """
+    deadline = time.monotonic() + busy_timeout_s
+    delay = 0.005
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                return
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
+
+
 def _sqlite_engine(url: URL, busy_timeout_s: float) -> Engine:
     database = url.database
     if not database or database == ":memory:" or database.startswith("file:") or "mode=memory" in str(url):
@@ -85,7 +108,7 @@ def _sqlite_engine(url: URL, busy_timeout_s: float) -> Engine:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
-            cursor.execute("PRAGMA journal_mode = WAL")
+            _enable_wal(cursor, busy_timeout_s)
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute("PRAGMA foreign_keys = ON")
         finally:

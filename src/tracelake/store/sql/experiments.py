@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, delete, select, update
 
-from tracelake.exceptions import NotFoundError, StoreError
+from tracelake.exceptions import InvalidArgumentError, NotFoundError, StoreError
 from tracelake.model import Experiment
 from tracelake.store.artifacts import check_artifact_location, join_uri
-from tracelake.store.sql.rows import NAME_MAX, experiment_from_row
+from tracelake.store.sql.dialect import upsert
+from tracelake.store.sql.rows import KEY_MAX, NAME_MAX, experiment_from_row
 from tracelake.store.sql.schema import experiment_tags, experiments
 
 ACTIVE = "active"
@@ -31,9 +32,9 @@ def parse_experiment_id(experiment_id: str | int) -> int:
 def check_name(name: str) -> str:
     """Return `name` if it can name an experiment, else raise `StoreError`."""
     if not isinstance(name, str) or not name.strip():
-        raise StoreError("an experiment name must be a non-empty string")
+        raise InvalidArgumentError("an experiment name must be a non-empty string")
     if len(name) > NAME_MAX:
-        raise StoreError(f"an experiment name may have at most {NAME_MAX} characters")
+        raise InvalidArgumentError(f"an experiment name may have at most {NAME_MAX} characters")
     return name
 
 
@@ -124,6 +125,27 @@ def update_experiment(connection: Connection, experiment_id: int, now_ms: int, *
     )
     if result.rowcount == 0:
         raise NotFoundError(f"no experiment with id '{experiment_id}'")
+
+
+def set_tag(connection: Connection, experiment_id: int, key: str, value: str, now_ms: int) -> None:
+    """Set one tag of an experiment (overwriting it) and bump its last update time."""
+    if not isinstance(key, str) or not key.strip() or len(key) > KEY_MAX:
+        raise InvalidArgumentError(f"an experiment tag key must be a string of 1 to {KEY_MAX} characters, not {key!r}")
+    if "\x00" in key or "\x00" in str(value):
+        raise InvalidArgumentError(f"experiment tag {key!r}: NUL characters are not allowed")
+    update_experiment(connection, experiment_id, now_ms)
+    row = {"experiment_id": experiment_id, "key": key, "value": str(value)}
+    upsert(connection, experiment_tags, [row], ("experiment_id", "key"), ("value",))
+
+
+def delete_tag(connection: Connection, experiment_id: int, key: str, now_ms: int) -> None:
+    """Delete one tag of an experiment; raise `NotFoundError` if it has no such tag."""
+    update_experiment(connection, experiment_id, now_ms)
+    result = connection.execute(
+        delete(experiment_tags).where(experiment_tags.c.experiment_id == experiment_id, experiment_tags.c.key == key)
+    )
+    if result.rowcount == 0:
+        raise NotFoundError(f"experiment '{experiment_id}' has no tag {key!r}")
 
 
 def require_active(connection: Connection, experiment_id: int) -> Experiment:

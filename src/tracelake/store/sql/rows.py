@@ -20,9 +20,17 @@ SPAN_TYPE_MAX = 100
 STATUS_MAX = 16
 
 
+def clean(value: str) -> str:
+    """Replace NUL characters, which PostgreSQL text columns refuse (the payload keeps the original)."""
+    return value.replace("\x00", "\ufffd") if "\x00" in value else value
+
+
 def clip(value: str | None, limit: int) -> str | None:
-    """Return `value` cut to `limit` characters (None stays None)."""
-    return value if value is None or len(value) <= limit else value[:limit]
+    """Return `value` without NULs, cut to `limit` characters (None stays None)."""
+    if value is None:
+        return None
+    value = clean(value)
+    return value if len(value) <= limit else value[:limit]
 
 
 def ns_to_ms(value_ns: int) -> int:

@@ -145,3 +145,28 @@ spans = Table(
     Index("ix_spans_experiment_name", "experiment_id", "name"),
     Index("ix_spans_experiment_type_status", "experiment_id", "span_type", "status"),
 )
+
+assessments = Table(
+    "assessments",
+    metadata,
+    Column("assessment_id", String(64), primary_key=True),
+    # Feedback lives and dies with its trace: deleting the trace (retention) deletes it.
+    Column("trace_id", String(32), ForeignKey("traces.trace_id", ondelete="CASCADE"), nullable=False),
+    Column("experiment_id", Integer, nullable=False),  # the trace's, copied for per-experiment metrics
+    Column("name", String(250), nullable=False),
+    Column("kind", String(16), nullable=False),  # feedback | expectation
+    Column("value", Text, nullable=True),  # JSON; NULL for a feedback that carries only an error
+    # The value as a number when it is a bool (1.0/0.0) or a number: metrics and filters use it
+    # without parsing JSON.
+    Column("numeric_value", Float, nullable=True),
+    Column("rationale", Text, nullable=True),
+    Column("source_type", String(16), nullable=False),  # HUMAN | LLM_JUDGE | CODE
+    Column("source_id", String(250), nullable=False),
+    Column("span_id", String(16), nullable=True),
+    Column("metadata", Text, nullable=True),  # JSON object of str → str
+    Column("error", Text, nullable=True),  # JSON {"error_code", "error_message"}
+    Column("create_time_ms", BigInteger, nullable=False),
+    Column("last_update_time_ms", BigInteger, nullable=False),
+    Index("ix_assessments_trace_id", "trace_id"),
+    Index("ix_assessments_experiment_name_time", "experiment_id", "name", "create_time_ms"),
+)

@@ -7,14 +7,17 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 
 from tracelake.exceptions import ConflictError, NotFoundError, StoreError
-from tracelake.model import Experiment, Span, Trace, TraceBatch, TraceData, TraceInfo, WriteResult
-from tracelake.store.artifacts import TracePayloads, check_artifact_location
+from tracelake.model import Assessment, Experiment, Span, Trace, TraceBatch, TraceData, TraceInfo, WriteResult
+from tracelake.store.artifacts import ArtifactRepositories, ArtifactRoots, TracePayloads, check_artifact_location
+from tracelake.store.assessments import AssessmentChanges, check_assessment
+from tracelake.store.sql import assessments as asm
 from tracelake.store.sql import experiments as exp
 from tracelake.store.sql import traces as tr
 from tracelake.store.sql.batches import check_trace_id, merge_batches
@@ -48,26 +51,36 @@ class SqlTraceStore:
     `delete_traces` arguments); driver errors are never leaked.
     """
 
-    def __init__(self, database_url: str | URL, default_artifact_root: str) -> None:
+    def __init__(
+        self,
+        database_url: str | URL,
+        default_artifact_root: str,
+        allowed_artifact_roots: Sequence[str] | None = None,
+    ) -> None:
         """Open (and migrate) the store.
 
         Args:
             database_url: `sqlite:///path/to/tracelake.db` or `postgresql://user@host/db` (or a
                 SQLAlchemy `URL`).
             default_artifact_root: where experiments created without an artifact location keep
-                their payloads (`<root>/<experiment_id>`): a local folder or a `file://` URI.
+                their payloads (`<root>/<experiment_id>`): a local folder, a `file://` URI or an
+                `s3://bucket/prefix` URI (S3 settings come from the environment, see docs/storage.md).
+            allowed_artifact_roots: further roots inside which an experiment's artifact location may
+                be set; the default root is always allowed. Locations outside every root are refused.
 
         Raises:
-            StoreError: the URL or artifact root is invalid, or the database cannot be migrated.
+            StoreError: the URL or an artifact root is invalid, or the database cannot be migrated.
         """
         self._default_artifact_root = check_artifact_location(default_artifact_root)
+        self._artifact_roots = ArtifactRoots([self._default_artifact_root, *(allowed_artifact_roots or ())])
         self._engine = create_store_engine(database_url)
         try:
             upgrade_to_head(self._engine)
         except BaseException:
             self._engine.dispose()
             raise
-        self._payloads = TracePayloads()
+        self._repositories = ArtifactRepositories()
+        self._payloads = TracePayloads(self._repositories)
         is_sqlite = self._engine.dialect.name == "sqlite"
         self._write_lock: contextlib.AbstractContextManager[Any] = (
             threading.Lock() if is_sqlite else contextlib.nullcontext()
@@ -88,13 +101,24 @@ class SqlTraceStore:
         """Where experiments without an explicit artifact location keep their payloads."""
         return self._default_artifact_root
 
+    @property
+    def allowed_artifact_roots(self) -> tuple[str, ...]:
+        """The roots inside which experiments' artifact locations may be set (the default root first)."""
+        return self._artifact_roots.roots
+
     # Experiments ---------------------------------------------------------------------------------
 
     @store_errors("create experiment")
     def create_experiment(
         self, name: str, artifact_location: str | None = None, tags: dict[str, str] | None = None
     ) -> Experiment:
-        """Create an active experiment; raise `ConflictError` if an active one has that name."""
+        """Create an active experiment; raise `ConflictError` if an active one has that name.
+
+        Raises:
+            StoreError: `artifact_location` is invalid or outside the allowed artifact roots.
+        """
+        if artifact_location is not None:
+            artifact_location = self._artifact_roots.check(artifact_location)
         try:
             with self._write_lock, write_transaction(self._engine) as connection:
                 experiment_id = exp.insert_experiment(
@@ -146,9 +170,35 @@ class SqlTraceStore:
         return self._update_active(experiment_id, "rename experiment", name=exp.check_name(new_name))
 
     def set_artifact_location(self, experiment_id: str, artifact_location: str) -> Experiment:
-        """Set where the experiment's *new* traces keep payloads (stored traces stay where they are)."""
-        location = check_artifact_location(artifact_location)
+        """Set where the experiment's *new* traces keep payloads (stored traces stay where they are).
+
+        Raises:
+            StoreError: the location is invalid or outside the allowed artifact roots.
+        """
+        location = self._artifact_roots.check(artifact_location)
         return self._update_active(experiment_id, "set artifact location", artifact_location=location)
+
+    @store_errors("set experiment tag")
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> Experiment:
+        """Set a tag of an active experiment (overwriting it), e.g. `tracelake.retention_days`.
+
+        Raises:
+            NotFoundError: the experiment does not exist or is deleted.
+        """
+        key_id = exp.parse_experiment_id(experiment_id)
+        with self._write_lock, write_transaction(self._engine) as connection:
+            exp.require_active(connection, key_id)
+            exp.set_tag(connection, key_id, key, value, _now_ms())
+            return exp.load_experiment(connection, key_id)
+
+    @store_errors("delete experiment tag")
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> Experiment:
+        """Delete a tag of an active experiment; `NotFoundError` if the experiment or the tag is missing."""
+        key_id = exp.parse_experiment_id(experiment_id)
+        with self._write_lock, write_transaction(self._engine) as connection:
+            exp.require_active(connection, key_id)
+            exp.delete_tag(connection, key_id, key, _now_ms())
+            return exp.load_experiment(connection, key_id)
 
     def delete_experiment(self, experiment_id: str) -> None:
         """Mark an experiment deleted; its traces stay and its name becomes free for a new one."""
@@ -229,12 +279,12 @@ class SqlTraceStore:
 
     @store_errors("get trace info")
     def get_trace_info(self, trace_id: str) -> TraceInfo:
-        """Return a trace's summary with tags and metadata; raise `NotFoundError` if missing."""
+        """Return a trace's summary with tags, metadata and assessments; raise `NotFoundError` if missing."""
         with read_connection(self._engine) as connection:
             info = tr.load_trace_infos(connection, [trace_id]).get(trace_id)
-        if info is None:
-            raise NotFoundError(f"no trace with id {trace_id!r}")
-        return info
+            if info is None:
+                raise NotFoundError(f"no trace with id {trace_id!r}")
+            return asm.with_assessments(info, asm.load_for_traces(connection, [trace_id]))
 
     @store_errors("get trace infos")
     def get_trace_infos(self, trace_ids: Sequence[str]) -> list[TraceInfo]:
@@ -301,6 +351,91 @@ class SqlTraceStore:
                 logger.warning("could not delete the payload objects under %s", payload_uri, exc_info=True)
         return len(doomed)
 
+    # Assessments ---------------------------------------------------------------------------------
+
+    @store_errors("add assessment")
+    def add_assessment(self, assessment: Assessment) -> Assessment:
+        """Store a feedback or expectation on its trace; return it as stored (with its experiment id).
+
+        Raises:
+            NotFoundError: the trace does not exist.
+            ConfigError: the assessment breaks a rule (see `tracelake.store.assessments`), or its
+                `span_id` is not a span of the trace.
+            ConflictError: an assessment with this id exists.
+        """
+        check_assessment(assessment)
+        with self._write_lock, write_transaction(self._engine) as connection:
+            experiment_id = asm.touch_trace(connection, assessment.trace_id, _now_ms())
+            if assessment.span_id is not None:
+                asm.require_span(connection, assessment.trace_id, assessment.span_id)
+            try:
+                asm.insert(connection, asm.assessment_row(assessment, experiment_id))
+            except Exception as exc:
+                if is_unique_violation(exc):
+                    raise ConflictError(f"an assessment with id {assessment.assessment_id!r} exists") from exc
+                raise
+        return replace(assessment, experiment_id=str(experiment_id))
+
+    @store_errors("get assessment")
+    def get_assessment(self, trace_id: str, assessment_id: str) -> Assessment:
+        """Return one assessment of a trace; `NotFoundError` if the trace or the assessment is missing."""
+        with read_connection(self._engine) as connection:
+            return asm.load(connection, trace_id, assessment_id)
+
+    @store_errors("update assessment")
+    def update_assessment(self, trace_id: str, assessment_id: str, changes: AssessmentChanges) -> Assessment:
+        """Change fields of an assessment, atomically, and bump its `last_update_time_ms`.
+
+        Args:
+            trace_id: the trace of the assessment.
+            assessment_id: the assessment.
+            changes: the fields to set (value, rationale, metadata, error, source); others stay.
+
+        Raises:
+            NotFoundError: the trace or the assessment is missing.
+            ConfigError: the result would break a rule (e.g. an expectation with an error).
+        """
+        with self._write_lock, write_transaction(self._engine) as connection:
+            now = _now_ms()
+            asm.touch_trace(connection, trace_id, now)
+            current = asm.load(connection, trace_id, assessment_id)
+            updated = replace(current, **changes, last_update_time_ms=max(now, current.create_time_ms))
+            check_assessment(updated)
+            asm.change(connection, trace_id, assessment_id, asm.mutable_values(updated))
+        return updated
+
+    @store_errors("delete assessment")
+    def delete_assessment(self, trace_id: str, assessment_id: str) -> None:
+        """Delete one assessment; `NotFoundError` if the trace or the assessment is missing."""
+        with self._write_lock, write_transaction(self._engine) as connection:
+            asm.touch_trace(connection, trace_id, _now_ms())
+            asm.remove(connection, trace_id, assessment_id)
+
+    @store_errors("list assessments")
+    def list_assessments(self, trace_id: str) -> list[Assessment]:
+        """Return a trace's assessments, oldest first; `NotFoundError` if the trace is missing."""
+        with read_connection(self._engine) as connection:
+            tr.payload_uri_of(connection, trace_id)  # raises NotFoundError for a missing trace
+            return asm.load_for_traces(connection, [trace_id]).get(trace_id, [])
+
+    @store_errors("find trace by client request id")
+    def find_trace_by_client_request_id(self, experiment_id: str, client_request_id: str) -> TraceInfo | None:
+        """Return the most recent trace of the experiment with this client request id (with its assessments).
+
+        Returns None if the experiment has no such trace.
+
+        Raises:
+            NotFoundError: the experiment does not exist.
+        """
+        key = exp.parse_experiment_id(experiment_id)
+        with read_connection(self._engine) as connection:
+            exp.load_experiment(connection, key)
+            trace_id = asm.latest_trace_id_by_client_request_id(connection, key, client_request_id)
+            if trace_id is None:
+                return None
+            info = tr.load_trace_infos(connection, [trace_id])[trace_id]
+            return asm.with_assessments(info, asm.load_for_traces(connection, [trace_id]))
+
     # Reads for tracelake.query -------------------------------------------------------------------
 
     @store_errors("run query")
@@ -312,6 +447,7 @@ class SqlTraceStore:
     def close(self) -> None:
         """Close every pooled connection. The store must not be used afterwards."""
         self._engine.dispose()
+        self._repositories.close()
 
     def __enter__(self) -> SqlTraceStore:
         return self

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, Table, delete, select, update
 
-from tracelake.exceptions import ConfigError, NotFoundError, StoreError
+from tracelake.exceptions import ConfigError, InvalidArgumentError, NotFoundError
 from tracelake.model import TraceInfo
 from tracelake.store.sql.dialect import chunks, upsert
-from tracelake.store.sql.rows import KEY_MAX, trace_info_from_row
+from tracelake.store.sql.rows import KEY_MAX, clean, trace_info_from_row
 from tracelake.store.sql.schema import trace_metadata, trace_tags, traces
 
 
@@ -57,12 +57,12 @@ def _touch(connection: Connection, trace_id: str, now_ms: int) -> None:
 def set_tag(connection: Connection, trace_id: str, key: str, value: str, now_ms: int) -> None:
     """Set one tag of a trace (overwriting it)."""
     if not isinstance(key, str) or not key or len(key) > KEY_MAX:
-        raise StoreError(f"a tag key must be a string of 1 to {KEY_MAX} characters, not {key!r}")
+        raise InvalidArgumentError(f"a tag key must be a string of 1 to {KEY_MAX} characters, not {key!r}")
     _touch(connection, trace_id, now_ms)
     upsert(
         connection,
         trace_tags,
-        [{"trace_id": trace_id, "key": key, "value": str(value)}],
+        [{"trace_id": trace_id, "key": clean(key), "value": clean(str(value))}],
         ("trace_id", "key"),
         ("value",),
     )

@@ -2,16 +2,19 @@
 
 Steps, on the caller's write transaction:
 
-1. Lock the trace rows (`SELECT … FOR UPDATE`; rows for new traces are first inserted as
-   placeholders with `ON CONFLICT DO NOTHING`). Every writer of a trace takes its row lock before
-   reading its spans, so concurrent PostgreSQL writers of one trace serialise; on SQLite the
-   transaction already holds the database's write lock.
-2. Read which spans are stored; classify each incoming span as new, completing a stored
+1. Lock the rows of the traces already stored (`SELECT … FOR UPDATE`). Every writer of a trace
+   takes its row lock before reading its spans, so concurrent PostgreSQL writers of one trace
+   serialise; on SQLite the transaction already holds the database's write lock.
+2. Insert the traces not stored yet — the common case — complete, in one statement: their summary
+   comes from the incoming spans alone and they have no stored spans to read. On PostgreSQL a
+   concurrent writer may insert one of them first (`ON CONFLICT DO NOTHING … RETURNING` tells
+   which); that trace is then locked and merged like a stored one.
+3. Read the spans of the stored traces; classify each incoming span as new, completing a stored
    in-progress span, or duplicate.
-3. Write one payload segment per trace holding the new and completed spans — before the index rows
+4. Write one payload segment per trace holding the new and completed spans — before the index rows
    commit, so whatever a write acknowledges is readable.
-4. Insert / update span rows, update trace summaries, upsert tags and metadata: a handful of
-   executemany statements per call whatever its size.
+5. Insert / update span rows, update the summaries of stored traces, upsert tags and metadata: a
+   handful of executemany statements per call whatever its size.
 """
 
 from __future__ import annotations
@@ -26,8 +29,8 @@ from sqlalchemy import Connection, bindparam, select, update
 from tracelake.model import Experiment, Span, StatusCode, TraceMetadataKey, TraceState
 from tracelake.store.artifacts import TracePayloads, join_uri
 from tracelake.store.sql.batches import IncomingTrace
-from tracelake.store.sql.dialect import chunks, execute_many, insert_ignoring_conflicts, upsert
-from tracelake.store.sql.rows import KEY_MAX, NAME_MAX, USAGE_COLUMNS, clip, ns_to_ms, span_row, usage_values
+from tracelake.store.sql.dialect import chunks, execute_many, insert_ignoring_conflicts, insert_returning, upsert
+from tracelake.store.sql.rows import KEY_MAX, NAME_MAX, USAGE_COLUMNS, clean, clip, ns_to_ms, span_row, usage_values
 from tracelake.store.sql.schema import spans, trace_metadata, trace_tags, traces
 
 _SPAN_UPDATE_COLUMNS = (
@@ -57,6 +60,13 @@ _TRACE_UPDATE_COLUMNS = (
     "last_update_time",
     *USAGE_COLUMNS,
 )
+# What a trace row holds before any span is merged into it: a new trace is inserted as this row
+# merged with its spans, by the same code that merges spans into a stored row.
+_BLANK_TRACE: dict[str, Any] = {
+    **dict.fromkeys(_TRACE_UPDATE_COLUMNS),
+    "state": TraceState.IN_PROGRESS.value,
+    "span_count": 0,
+}
 
 # Long-lived statements: execute_many caches their compiled SQL. WHERE parameters of an UPDATE may
 # not share names with the columns it sets, hence the b_ prefixes.
@@ -86,6 +96,25 @@ class WriteOutcome:
     """Payload URIs of traces whose root has arrived and that now have several objects."""
 
 
+@dataclass(slots=True)
+class _Changes:
+    """The rows and segments one call writes, gathered over its traces."""
+
+    new_spans: list[dict[str, Any]] = field(default_factory=list)
+    changed_spans: list[dict[str, Any]] = field(default_factory=list)
+    trace_updates: list[dict[str, Any]] = field(default_factory=list)
+    tags: list[dict[str, Any]] = field(default_factory=list)
+    metadata: list[dict[str, Any]] = field(default_factory=list)
+    segments: list[tuple[str, Sequence[Span], bool]] = field(default_factory=list)
+    """(payload URI, spans, whether the trace is created by this call)."""
+
+    def add_keys(self, trace_id: str, trace: IncomingTrace) -> None:
+        if trace.tags:
+            self.tags.extend(_key_values(trace_id, trace.tags))
+        if trace.metadata:
+            self.metadata.extend(_key_values(trace_id, trace.metadata))
+
+
 def write_traces(
     connection: Connection,
     experiment: Experiment,
@@ -96,14 +125,106 @@ def write_traces(
 ) -> None:
     """Merge `incoming` into the index and payloads of `experiment`, recording progress in `outcome`."""
     ids = sorted(incoming)  # one lock order for every writer: fewer deadlocks on PostgreSQL
-    rows = _lock_traces(connection, experiment, incoming, ids, now_ms)
+    rows = _select_for_update(connection, ids)
+    changes = _Changes()
+    absent = [trace_id for trace_id in ids if trace_id not in rows]
+    if absent:
+        taken = _insert_new_traces(connection, experiment, incoming, absent, now_ms, changes, outcome)
+        if taken:
+            # Inserted by a concurrent writer since our select (PostgreSQL): merge into its row. It may
+            # even be in another experiment.
+            rows.update(_select_for_update(connection, taken))
+    if rows:
+        stored_ids = [trace_id for trace_id in ids if trace_id in rows]
+        _merge_into_stored(connection, rows, incoming, stored_ids, now_ms, changes, outcome)
+
+    writes = payloads.start_segments(changes.segments)
+    try:
+        execute_many(connection, _INSERT_SPANS, changes.new_spans)
+        execute_many(connection, _UPDATE_SPANS, changes.changed_spans)
+        execute_many(connection, _UPDATE_TRACES, changes.trace_updates)
+        upsert(connection, trace_tags, changes.tags, ("trace_id", "key"), ("value",))
+        upsert(connection, trace_metadata, changes.metadata, ("trace_id", "key"), ("value",))
+    except BaseException:
+        # Wait anyway, so that the caller can discard every segment written; the statement's error
+        # is the one worth reporting.
+        with contextlib.suppress(Exception):
+            writes.finish(outcome.segments)
+        raise
+    writes.finish(outcome.segments)
+
+
+def _insert_new_traces(
+    connection: Connection,
+    experiment: Experiment,
+    incoming: Mapping[str, IncomingTrace],
+    ids: Sequence[str],
+    now_ms: int,
+    changes: _Changes,
+    outcome: WriteOutcome,
+) -> list[str]:
+    """Insert the traces `ids` complete and gather their spans; return those someone else inserted."""
+    experiment_id = int(experiment.experiment_id)
+    location = experiment.artifact_location
+    trace_rows: list[dict[str, Any]] = []
+    for trace_id in ids:
+        trace = incoming[trace_id]
+        blank = {
+            **_BLANK_TRACE,
+            "trace_id": trace_id,
+            "request_time": ns_to_ms(trace.min_start_ns),
+        }
+        fresh = list(trace.spans.values())
+        deltas: dict[str, int | float | None] = dict.fromkeys(USAGE_COLUMNS)
+        if trace.counted_span_ids:
+            counted_ids = trace.counted_span_ids
+            for span in fresh:
+                if span.span_id in counted_ids:
+                    _add_usage(deltas, usage_values(span), None)
+        row = _summarise(blank, trace, fresh, deltas, len(fresh), now_ms)
+        del row["b_trace_id"]
+        row["trace_id"] = trace_id
+        row["experiment_id"] = experiment_id
+        # Fixed at first write: later changes of the experiment's location move nothing.
+        row["payload_uri"] = join_uri(location, "traces", trace_id)
+        trace_rows.append(row)
+
+    if connection.dialect.name == "postgresql":
+        inserted = insert_returning(connection, traces, trace_rows, ("trace_id",), "trace_id")
+    else:
+        # SQLite: the transaction has held the database's write lock since before the select, so
+        # nobody else can have inserted these traces; every row goes in.
+        insert_ignoring_conflicts(connection, traces, trace_rows, ("trace_id",))
+        inserted = None
+    taken: list[str] = []
+    new_spans = changes.new_spans
+    for row in trace_rows:
+        trace_id = row["trace_id"]
+        if inserted is not None and trace_id not in inserted:
+            taken.append(trace_id)
+            continue
+        trace = incoming[trace_id]
+        counted_ids = trace.counted_span_ids
+        fresh = list(trace.spans.values())
+        new_spans.extend(span_row(span, experiment_id, span.span_id in counted_ids) for span in fresh)
+        changes.segments.append((row["payload_uri"], fresh, True))
+        changes.add_keys(trace_id, trace)
+        outcome.written_spans += len(fresh)
+        outcome.duplicate_spans += trace.duplicates
+    return taken
+
+
+def _merge_into_stored(
+    connection: Connection,
+    rows: Mapping[str, Mapping[str, Any]],
+    incoming: Mapping[str, IncomingTrace],
+    ids: Sequence[str],
+    now_ms: int,
+    changes: _Changes,
+    outcome: WriteOutcome,
+) -> None:
+    """Merge incoming spans into traces whose rows are stored (and locked)."""
     stored = _stored_spans(connection, ids)
-    new_rows: list[dict[str, Any]] = []
-    changed_rows: list[dict[str, Any]] = []
-    trace_updates: list[dict[str, Any]] = []
-    tag_rows: list[dict[str, Any]] = []
-    metadata_rows: list[dict[str, Any]] = []
-    segments: list[tuple[str, Sequence[Span]]] = []
     for trace_id in ids:
         row, trace, known = rows[trace_id], incoming[trace_id], stored.get(trace_id, {})
         outcome.duplicate_spans += trace.duplicates
@@ -118,68 +239,22 @@ def write_traces(
             counted = span.span_id in trace.counted_span_ids
             span_values = span_row(span, row["experiment_id"], counted)
             if old is None:
-                new_rows.append(span_values)
+                changes.new_spans.append(span_values)
                 span_count += 1
             else:
-                changed_rows.append(_renamed_keys(span_values))
+                changes.changed_spans.append(_renamed_keys(span_values))
             if counted or (old is not None and old.counted):
                 _add_usage(deltas, usage_values(span) if counted else {}, old)
             fresh.append(span)
         if not fresh:
             continue  # only duplicates: a replayed batch changes nothing, not even tags
         outcome.written_spans += len(fresh)
-        segments.append((row["payload_uri"], fresh))
+        changes.segments.append((row["payload_uri"], fresh, False))
         update_values = _summarise(row, trace, fresh, deltas, span_count, now_ms)
-        trace_updates.append(update_values)
+        changes.trace_updates.append(update_values)
         if known and update_values["root_span_id"] is not None:
             outcome.to_compact.append(row["payload_uri"])
-        tag_rows.extend(_key_values(trace_id, trace.tags))
-        metadata_rows.extend(_key_values(trace_id, trace.metadata))
-
-    writes = payloads.start_segments(segments)
-    try:
-        execute_many(connection, _INSERT_SPANS, new_rows)
-        execute_many(connection, _UPDATE_SPANS, changed_rows)
-        execute_many(connection, _UPDATE_TRACES, trace_updates)
-        upsert(connection, trace_tags, tag_rows, ("trace_id", "key"), ("value",))
-        upsert(connection, trace_metadata, metadata_rows, ("trace_id", "key"), ("value",))
-    except BaseException:
-        # Wait anyway, so that the caller can discard every segment written; the statement's error
-        # is the one worth reporting.
-        with contextlib.suppress(Exception):
-            writes.finish(outcome.segments)
-        raise
-    writes.finish(outcome.segments)
-
-
-def _lock_traces(
-    connection: Connection,
-    experiment: Experiment,
-    incoming: Mapping[str, IncomingTrace],
-    ids: Sequence[str],
-    now_ms: int,
-) -> dict[str, dict[str, Any]]:
-    rows = _select_for_update(connection, ids)
-    missing = [trace_id for trace_id in ids if trace_id not in rows]
-    if missing:
-        placeholders = [
-            {
-                "trace_id": trace_id,
-                "experiment_id": int(experiment.experiment_id),
-                "request_time": ns_to_ms(incoming[trace_id].min_start_ns),
-                "state": TraceState.IN_PROGRESS.value,
-                "span_count": 0,
-                # Fixed at first write: later changes of the experiment's location move nothing.
-                "payload_uri": join_uri(experiment.artifact_location, "traces", trace_id),
-                "last_update_time": now_ms,
-            }
-            for trace_id in missing
-        ]
-        # A concurrent writer (PostgreSQL) may insert the same trace first: then ours does nothing and
-        # the select below locks the row it made, which may even be in another experiment.
-        insert_ignoring_conflicts(connection, traces, placeholders, ("trace_id",))
-        rows.update(_select_for_update(connection, missing))
-    return rows
+        changes.add_keys(trace_id, trace)
 
 
 def _select_for_update(connection: Connection, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -233,12 +308,21 @@ def _summarise(
 ) -> dict[str, Any]:
     values = {name: row[name] for name in _TRACE_UPDATE_COLUMNS}
     values["b_trace_id"] = row["trace_id"]
-    values["request_time"] = min(row["request_time"], ns_to_ms(min(span.start_time_ns for span in fresh)))
-    ends = [ns_to_ms(span.end_time_ns) for span in fresh if span.end_time_ns is not None]
-    if row["end_time"] is not None:
-        ends.append(row["end_time"])
-    values["end_time"] = max(ends) if ends else None
-    root = _root_of(row["root_span_id"], fresh)
+    start_ns = fresh[0].start_time_ns
+    end_ns: int | None = None
+    parentless: list[Span] = []
+    for span in fresh:
+        if span.start_time_ns < start_ns:
+            start_ns = span.start_time_ns
+        if span.end_time_ns is not None and (end_ns is None or span.end_time_ns > end_ns):
+            end_ns = span.end_time_ns
+        if span.parent_id is None:
+            parentless.append(span)
+    values["request_time"] = min(row["request_time"], ns_to_ms(start_ns))
+    if end_ns is not None:
+        end_ms = ns_to_ms(end_ns)
+        values["end_time"] = end_ms if row["end_time"] is None else max(end_ms, row["end_time"])
+    root = _root_of(row["root_span_id"], fresh, parentless)
     if root is not None:
         values["name"] = clip(root.name, NAME_MAX)
         values["root_span_id"] = root.span_id
@@ -250,13 +334,17 @@ def _summarise(
             values["state"] = TraceState.ERROR.value
         else:
             values["state"] = TraceState.OK.value
-    for name in ("client_request_id", "request_preview", "response_preview"):
-        value = getattr(trace, name)
-        if value is not None:
-            values[name] = clip(value, KEY_MAX) if name == "client_request_id" else value
-    for column, key in (("session_id", TraceMetadataKey.SESSION), ("user_id", TraceMetadataKey.USER)):
-        if key in trace.metadata:
-            values[column] = clip(str(trace.metadata[key]), KEY_MAX)
+    if trace.client_request_id is not None:
+        values["client_request_id"] = clip(trace.client_request_id, KEY_MAX)
+    if trace.request_preview is not None:
+        values["request_preview"] = clean(trace.request_preview)
+    if trace.response_preview is not None:
+        values["response_preview"] = clean(trace.response_preview)
+    metadata = trace.metadata
+    if metadata:
+        for column, key in (("session_id", TraceMetadataKey.SESSION), ("user_id", TraceMetadataKey.USER)):
+            if key in metadata:
+                values[column] = clip(str(metadata[key]), KEY_MAX)
     for name, delta in deltas.items():
         if delta is not None:
             values[name] = (row[name] or 0) + delta
@@ -265,15 +353,14 @@ def _summarise(
     return values
 
 
-def _root_of(stored_root_id: str | None, fresh: Sequence[Span]) -> Span | None:
+def _root_of(stored_root_id: str | None, fresh: Sequence[Span], parentless: Sequence[Span]) -> Span | None:
     """Return the root span among `fresh`: the known root, or else the earliest parentless span."""
     if stored_root_id is not None:
         return next((span for span in fresh if span.span_id == stored_root_id), None)
-    roots = [span for span in fresh if span.parent_id is None]
-    return min(roots, key=lambda span: span.start_time_ns) if roots else None
+    return min(parentless, key=lambda span: span.start_time_ns) if parentless else None
 
 
 def _key_values(trace_id: str, items: Mapping[str, str]) -> list[dict[str, Any]]:
     # Keyed by the clipped key: one statement may not upsert the same (trace, key) twice on PostgreSQL.
-    rows = {clip(str(key), KEY_MAX): str(value) for key, value in items.items()}
+    rows = {clip(str(key), KEY_MAX): clean(str(value)) for key, value in items.items()}
     return [{"trace_id": trace_id, "key": key, "value": value} for key, value in rows.items()]

@@ -21,14 +21,14 @@ from typing import Any
 from tracelake.model import SpanRecord
 from tracelake.tracing._errors import log_once
 from tracelake.tracing._span import LiveSpan
-from tracelake.tracing.export._sink import ExperimentRef, SpanSink
+from tracelake.tracing.export._sink import RETRY_DELAYS_S, ExperimentRef, SpanSink, WaitableSink
 
 logger = logging.getLogger("tracelake")
 
 RecordConverter = Callable[[Any], tuple[ExperimentRef, SpanRecord]]
 RedactHook = Callable[[SpanRecord], "SpanRecord | None"]
 
-_RETRY_DELAYS_S = (0.05, 0.2, 1.0)
+_RETRY_DELAYS_S = RETRY_DELAYS_S
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,8 @@ class ExportStats:
     failed: int
     redacted: int
     queued: int
+    spooled: int = 0
+    """Spans a sink kept for later delivery (remote mode: on disk while the server is away)."""
 
 
 class _FlushMarker:
@@ -64,6 +66,8 @@ class BatchExporter:
         redact: RedactHook | None = None,
     ) -> None:
         self._sink = sink
+        # A sink that stores in the background says when it is done (see WaitableSink).
+        self._wait_sink = sink.wait_exported if isinstance(sink, WaitableSink) else None
         self._convert = convert
         self._max_queue = max_queue_size
         self._batch_size = batch_size
@@ -73,6 +77,8 @@ class BatchExporter:
         self._failed = 0
         self._dropped = 0
         self._redacted = 0
+        self._spooled = 0
+        self._marked_spooled = 0
         self._drop_lock = threading.Lock()
         self._lock = threading.Lock()
         self._marked_failures = 0
@@ -105,14 +111,16 @@ class BatchExporter:
             log_once("queue-full", "tracelake: export queue full (%d spans); dropping spans", self._max_queue)
             return
         queue.append(item)
-        if len(queue) >= self._batch_size:
+        # is_set() is a plain read; set() takes a lock, so call it once per batch, not once per span.
+        if len(queue) >= self._batch_size and not self._wake.is_set():
             self._wake.set()
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every span that ended before this call is exported.
 
         Returns:
-            True if they all reached the sink and nothing was dropped or failed since the last flush.
+            True if they all reached the sink and nothing was dropped, failed or only spooled (remote
+            mode: kept on disk while the server is away) since the last flush.
         """
         if self._shutdown or threading.current_thread() is self._worker:
             return False
@@ -138,7 +146,7 @@ class BatchExporter:
         return ok
 
     def stats(self) -> ExportStats:
-        return ExportStats(self._exported, self._dropped, self._failed, self._redacted, len(self._queue))
+        return ExportStats(self._exported, self._dropped, self._failed, self._redacted, len(self._queue), self._spooled)
 
     # Worker thread -------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -169,11 +177,25 @@ class BatchExporter:
                 self._complete(marker)
 
     def _complete(self, marker: _FlushMarker) -> None:
+        if self._wait_sink is not None:
+            try:
+                lost = int(self._wait_sink())
+            except Exception:
+                log_once("sink-wait", "tracelake: error while waiting for the store", exc_info=True)
+                lost = 0
+            # Counted as exported when handed over; they failed after all.
+            self._exported -= lost
+            self._failed += lost
         with self._drop_lock:
             dropped = self._dropped
-        marker.ok = self._failed == self._marked_failures and dropped == self._marked_drops
+        marker.ok = (
+            self._failed == self._marked_failures
+            and dropped == self._marked_drops
+            and self._spooled == self._marked_spooled
+        )
         self._marked_failures = self._failed
         self._marked_drops = dropped
+        self._marked_spooled = self._spooled
         marker.done.set()
 
     def _export(self, batch: Sequence[Any]) -> None:
@@ -208,7 +230,7 @@ class BatchExporter:
     def _send(self, experiment: ExperimentRef, records: list[SpanRecord]) -> None:
         for attempt, delay in enumerate((*_RETRY_DELAYS_S, None)):
             try:
-                self._sink.export(experiment, records)
+                report = self._sink.export(experiment, records)
             except Exception:
                 if delay is None or (self._shutdown and attempt > 0):
                     self._failed += len(records)
@@ -216,7 +238,13 @@ class BatchExporter:
                     return
                 time.sleep(delay)
             else:
-                self._exported += len(records)
+                if report is None:
+                    self._exported += len(records)
+                else:
+                    # Spooled spans are safe but not acknowledged: the flush covering them reports False.
+                    self._spooled += report.spooled
+                    self._failed += report.rejected
+                    self._exported += len(records) - report.spooled - report.rejected
                 return
 
 

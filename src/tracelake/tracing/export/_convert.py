@@ -21,6 +21,22 @@ _STATUS = {"UNSET": StatusCode.UNSET, "OK": StatusCode.OK, "ERROR": StatusCode.E
 
 def bind_arguments(signature: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
     """Map a call's arguments to parameter names, leaving out `self` and `cls`."""
+    plain = _plain_parameters(signature)
+    if plain is not None and len(args) <= len(plain[0]) and (not kwargs or kwargs.keys() <= plain[1]):
+        # The common case, without building a BoundArguments: the same names in the same order.
+        names, _, skip = plain
+        arguments = dict(zip(names, args, strict=False))
+        if kwargs:
+            arguments.update((name, kwargs[name]) for name in names[len(args) :] if name in kwargs)
+            if len(arguments) < len(args) + len(kwargs):
+                return _bind_slowly(signature, args, kwargs)  # an argument given twice: a TypeError
+        if skip:
+            arguments.pop(skip, None)
+        return arguments
+    return _bind_slowly(signature, args, kwargs)
+
+
+def _bind_slowly(signature: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
     try:
         bound = signature.bind_partial(*args, **kwargs)
     except TypeError:
@@ -36,6 +52,30 @@ def bind_arguments(signature: inspect.Signature, args: tuple[Any, ...], kwargs: 
     return arguments
 
 
+_PlainParameters = tuple[tuple[str, ...], frozenset[str], "str | None"]
+# Keyed by id() with the signature kept alongside: a kept signature is never freed, so its id cannot
+# be reused by another one. Bounded: functions may be decorated dynamically.
+_PLAIN: dict[int, tuple[inspect.Signature, _PlainParameters | None]] = {}
+_PLAIN_MAX = 1024
+
+
+def _plain_parameters(signature: inspect.Signature) -> _PlainParameters | None:
+    """Return (names, name set, self/cls name) if every parameter is positional-or-keyword, else None."""
+    entry = _PLAIN.get(id(signature))
+    if entry is not None and entry[0] is signature:
+        return entry[1]
+    params = list(signature.parameters.values())
+    plain: _PlainParameters | None = None
+    if all(param.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for param in params):
+        names = tuple(param.name for param in params)
+        skip = names[0] if names and names[0] in ("self", "cls") else None
+        plain = (names, frozenset(names), skip)
+    if len(_PLAIN) >= _PLAIN_MAX:
+        _PLAIN.clear()
+    _PLAIN[id(signature)] = (signature, plain)
+    return plain
+
+
 def live_span_to_record(
     span: LiveSpan, max_payload_bytes: int, environment: str | None, resource: Mapping[str, Any]
 ) -> SpanRecord:
@@ -48,7 +88,7 @@ def live_span_to_record(
     truncated: list[str] = []
     inputs = span._inputs
     if inputs is _UNSET and span._signature is not None:
-        inputs = bind_arguments(span._signature, span._args, span._kwargs)
+        inputs = bind_arguments(span._signature, span._args, span._kwargs or {})
     if inputs is not _UNSET:
         attributes[SpanAttributes.INPUTS], cut = to_json(inputs, max_payload_bytes)
         if cut:

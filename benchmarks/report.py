@@ -1,0 +1,151 @@
+"""Print the markdown report of one run: the machine, then every benchmark's section, then the targets.
+
+Usage: python benchmarks/report.py OUT_DIR   (the folder run.sh wrote the *.json results to)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import bench_burst
+import bench_import
+import bench_overhead
+import bench_persist
+from _bench import HERE, table, verdict
+
+SECTIONS = {
+    "overhead": bench_overhead.markdown,
+    "persist": bench_persist.markdown,
+    "persist-tmpfs": bench_persist.markdown,
+    "burst": bench_burst.markdown,
+    "import": bench_import.markdown,
+}
+PACKAGES = ("tracelake", "opentelemetry-api", "opentelemetry-sdk", "mlflow", "sqlalchemy", "orjson")
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _ram() -> str:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    except OSError:
+        pass
+    return "unknown"
+
+
+def _git() -> str:
+    def git(*args: str) -> str:
+        proc = subprocess.run(["git", *args], cwd=HERE.parent, capture_output=True, text=True, check=False)
+        return proc.stdout.strip()
+
+    dirty = git("status", "--porcelain", "--", "src")
+    head = git("rev-parse", "--short", "HEAD")
+    if not dirty:
+        return f"commit {head}"
+    # The working tree differs from the commit: name it by a digest of every file under src/.
+    digest = hashlib.sha256()
+    for path in sorted((HERE.parent / "src").rglob("*.py")):
+        digest.update(str(path.relative_to(HERE.parent)).encode() + b"\0" + path.read_bytes())
+    return f"commit {head} + uncommitted changes under src/ (sha256 of src/**/*.py: {digest.hexdigest()[:12]})"
+
+
+def _load(out: Path) -> str:
+    start = out / "loadavg-start.txt"
+    before = start.read_text().split()[:3] if start.exists() else ["?"]
+    now = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else ["?"]
+    return f"{' '.join(before)} at the start, {' '.join(now)} at the end (1, 5, 15 min)"
+
+
+def machine(out: Path) -> str:
+    versions = []
+    for name in PACKAGES:
+        try:
+            versions.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{name} (not installed)")
+    rows = [
+        ["CPUs (`nproc`)", str(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())],
+        ["CPU model", _cpu_model()],
+        ["RAM", _ram()],
+        ["OS", f"{platform.system()} {platform.release()}"],
+        ["Python", f"{platform.python_implementation()} {platform.python_version()} ({sys.executable})"],
+        ["packages", ", ".join(versions)],
+        ["tracelake source", _git()],
+        ["load average", _load(out)],
+    ]
+    return "### Machine\n\n" + table(["", ""], rows) + "\n"
+
+
+def summary(results: dict[str, dict[str, Any]]) -> str:
+    rows = []
+    if "overhead" in results:
+        r = results["overhead"]
+        for metric, key in (("thread CPU", "cpu"), ("wall time", "wall")):
+            rows.append(
+                [
+                    f"per-span caller cost (`@trace`, `start_span`) ≤ 1/4 of the OTel SDK span, by {metric}",
+                    f"worst of 4 cases: {r[f'worst_ratio_{key}']:.3f}",
+                    verdict(r[f"met_{key}"]),
+                ]
+            )
+    for key in ("persist", "persist-tmpfs"):
+        if key in results:
+            r = results[key]
+            rows.append(
+                [
+                    f"embedded store ≥ 20,000 spans/s, all acknowledged readable (`{r['folder']}`, {r['filesystem']})",
+                    f"{r['spans_per_s']:,.0f} spans/s, complete = {r['complete']}",
+                    verdict(r["met"]),
+                ]
+            )
+    if "burst" in results:
+        r = results["burst"]
+        ours = r["rows"][0]
+        rows.append(
+            [
+                f"burst of {r['n']:,} traces loses none",
+                f"{ours['complete']:,} of {r['n']:,} complete traces kept",
+                verdict(r["met"]),
+            ]
+        )
+    if "import" in results:
+        r = results["import"]
+        rows.append(
+            [
+                "`import tracelake` ≥ 10x faster than `import mlflow`",
+                f"{r['ratio_net']:.1f}x (wall) / {r['ratio_cpu']:.1f}x (CPU) / "
+                f"{r['ratio_importtime']:.1f}x (-X importtime)",
+                verdict(r["met"]),
+            ]
+        )
+    return "### Targets\n\n" + table(["target", "measured", "verdict"], rows) + "\n"
+
+
+def main() -> None:
+    out = Path(sys.argv[1])
+    results = {p.stem: json.loads(p.read_text()) for p in sorted(out.glob("*.json"))}
+    parts = [machine(out), summary(results)]
+    parts += [SECTIONS[name](results[name]) for name in SECTIONS if name in results]
+    print("\n".join(parts))
+
+
+if __name__ == "__main__":
+    main()

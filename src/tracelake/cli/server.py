@@ -1,0 +1,150 @@
+"""`tracelake server`: serve the REST API and the OTLP endpoint over a store, with uvicorn.
+
+Without `--database` the server opens the embedded store the SDK writes (`--home`, `TRACELAKE_HOME`
+or `./tracelake-data`), so `tracelake server` over an app's folder shows that app's traces.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import socket
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from tracelake import _config
+from tracelake.cli._errors import EXIT_FAILURE, EXIT_OK, CliError
+from tracelake.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from tracelake.server import ServerSettings
+
+
+def locate(args: argparse.Namespace) -> tuple[str, str]:
+    """Return (database URL, default artifact root) from `--database`, `--tracking-uri` or `--home`.
+
+    `--database` (or a tracking URI) may be a folder (the embedded layout), `sqlite:///…` or
+    `postgresql://…`. Payloads default to `<home>/artifacts`, as in the SDK's embedded mode.
+    """
+    from tracelake._setup import resolve_destination
+
+    home = _config.HOME.resolve(args.home, os.environ)
+    uri = getattr(args, "database", None) or _config.TRACKING_URI.resolve(args.tracking_uri, os.environ)
+    destination = resolve_destination(uri, home)
+    if destination.is_remote:
+        if getattr(args, "database", None):
+            raise CliError(f"--database {uri!r} names a server, not a database", 2)
+        # TRACELAKE_TRACKING_URI=http://… configures the apps that send to this server; the server
+        # itself then serves the embedded store.
+        destination = resolve_destination(None, home)
+    return destination.database_url or "", destination.artifact_root or ""
+
+
+def build_settings(args: argparse.Namespace) -> ServerSettings:
+    """Return the `ServerSettings` the command line asks for."""
+    from tracelake.server import ServerSettings
+
+    database_url, artifact_root = locate(args)
+    options: dict[str, Any] = {
+        "database_url": database_url,
+        "default_artifact_root": args.artifacts or artifact_root,
+        "allowed_artifact_roots": tuple(args.allowed_artifact_root or ()),
+        "host": args.host,
+        "port": args.port,
+        "workers": args.workers,
+    }
+    if args.max_body_bytes is not None:
+        options["max_body_bytes"] = args.max_body_bytes
+    if args.ingest_queue is not None:
+        options["ingest_queue_size"] = args.ingest_queue
+    try:
+        return ServerSettings(**options)
+    except ConfigError as exc:
+        raise CliError(f"invalid server setting: {exc}", 2) from None
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock
+
+
+@contextlib.contextmanager
+def _settings_in_environment(text: str) -> Iterator[None]:
+    from tracelake.server.settings import SETTINGS_ENV
+
+    previous = os.environ.get(SETTINGS_ENV)
+    os.environ[SETTINGS_ENV] = text
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(SETTINGS_ENV, None)
+        else:
+            os.environ[SETTINGS_ENV] = previous
+
+
+def run(args: argparse.Namespace) -> int:
+    """Migrate the database, print the URL, and serve until interrupted."""
+    import dataclasses
+
+    import uvicorn
+    from sqlalchemy.engine import make_url
+
+    from tracelake.cli.db import migrate
+    from tracelake.server import create_app
+    from tracelake.version import __version__
+
+    settings = build_settings(args)
+    # Migrate before listening: a wrong URL or an unreachable database fails here, in one line.
+    migrate(settings.database_url)
+    sock = _bind(settings.host, settings.port)
+    settings = dataclasses.replace(settings, port=sock.getsockname()[1])
+    shown = make_url(settings.database_url).render_as_string(hide_password=True)
+    print(f"tracelake server {__version__} listening on {settings.url}", flush=True)
+    print(f"  REST API {settings.url}/api/v1 (docs: {settings.url}/api/v1/docs), OTLP {settings.url}/v1/traces")
+    print(f"  database {shown}, artifacts {settings.default_artifact_root}", flush=True)
+    log_level = "debug" if args.debug else "info"
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal: a stop asked for is
+    # a normal end (exit 0), not an interruption.
+    previous = signal.signal(signal.SIGTERM, _stopped)
+    try:
+        if settings.workers == 1:
+            server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level=log_level, lifespan="on"))
+            with sock:
+                server.run(sockets=[sock])
+            return EXIT_OK if server.started else EXIT_FAILURE
+        # Worker processes build their own app (uvicorn imports it by name), from settings handed
+        # over in the environment; uvicorn binds the port itself, so ours is released first.
+        sock.close()
+        with _settings_in_environment(settings.to_json()):
+            uvicorn.run(
+                "tracelake.server.app:create_app_from_environment",
+                factory=True,
+                host=settings.host,
+                port=settings.port,
+                workers=settings.workers,
+                log_level=log_level,
+                lifespan="on",
+            )
+        return EXIT_OK
+    except (KeyboardInterrupt, _Stopped):
+        return EXIT_OK
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class _Stopped(Exception):
+    """SIGTERM arrived (after uvicorn's graceful shutdown)."""
+
+
+def _stopped(signum: int, frame: object) -> None:
+    raise _Stopped

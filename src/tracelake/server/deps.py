@@ -1,0 +1,47 @@
+"""What handlers get from the running app: the store, the settings and the ingest gate.
+
+The dependencies are `async` so that FastAPI calls them on the event loop rather than paying a
+thread hop each; they only read `app.state`.
+
+`create_app`'s lifespan puts them on `app.state` (`store`, `settings`, `ingest_gate`); routers
+written elsewhere (assessments, metrics) may read `request.app.state.store` the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+from starlette.requests import Request
+
+from tracelake.exceptions import StoreError
+from tracelake.server.ingest import IngestGate
+from tracelake.server.settings import ServerSettings
+from tracelake.store import SqlTraceStore
+
+__all__ = ["GateDep", "SettingsDep", "StoreDep", "get_gate", "get_settings", "get_store"]
+
+
+async def get_store(request: Request) -> SqlTraceStore:
+    """Return the app's store; raise `StoreError` (503) outside the lifespan (not started or stopping)."""
+    store: SqlTraceStore | None = getattr(request.app.state, "store", None)
+    if store is None:
+        raise StoreError("the server's store is not open (the server is starting or stopping)")
+    return store
+
+
+async def get_settings(request: Request) -> ServerSettings:
+    """Return the settings the app was created with."""
+    settings: ServerSettings = request.app.state.settings
+    return settings
+
+
+async def get_gate(request: Request) -> IngestGate:
+    """Return the gate bounding OTLP requests in progress."""
+    gate: IngestGate = request.app.state.ingest_gate
+    return gate
+
+
+StoreDep = Annotated[SqlTraceStore, Depends(get_store)]
+SettingsDep = Annotated[ServerSettings, Depends(get_settings)]
+GateDep = Annotated[IngestGate, Depends(get_gate)]

@@ -1,0 +1,103 @@
+"""`ServerSettings`: everything `create_app` needs, built once by the CLI (or a test), never at import."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from tracelake.exceptions import ConfigError
+
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "SETTINGS_ENV", "ServerSettings"]
+
+DEFAULT_MAX_BODY_BYTES: Final = 32 * 1024 * 1024
+
+#: Carries the settings from `tracelake server` to its worker processes (`--workers N`), which
+#: uvicorn starts by import string and which therefore cannot be handed an object. Internal.
+SETTINGS_ENV: Final = "_TRACELAKE_SERVER_SETTINGS"
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """How one `tracelake server` runs.
+
+    Raises:
+        ConfigError: a value is out of range; the message names the setting.
+    """
+
+    database_url: str
+    """`sqlite:///…` or `postgresql://…`: the SQL index."""
+    default_artifact_root: str
+    """Where experiments created without an `artifact_location` keep their payloads (a folder or URI)."""
+    allowed_artifact_roots: tuple[str, ...] = ()
+    """Further locations inside which a client may put an experiment's `artifact_location` (inside
+    `default_artifact_root` is always allowed): a client must never make the server write anywhere."""
+    host: str = "127.0.0.1"
+    port: int = 5000
+    workers: int = 1
+    """Server processes (uvicorn workers) sharing the port."""
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    """Largest request body, on the wire and after decompression; larger ones get 413."""
+    ingest_queue_size: int = 16
+    """OTLP requests being read, decoded or written at once; beyond it senders get 429."""
+    retry_after_seconds: int = 1
+    """What a 429 or 503 asks senders to wait (`Retry-After`)."""
+    retention_interval_s: float = 600.0
+    """How often experiments' retention settings are enforced in the background; 0 turns it off."""
+
+    def __post_init__(self) -> None:
+        if not self.database_url:
+            raise ConfigError("database_url must not be empty")
+        if not self.default_artifact_root:
+            raise ConfigError("default_artifact_root must not be empty")
+        for name in ("workers", "max_body_bytes", "ingest_queue_size", "retry_after_seconds"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ConfigError(f"{name}={value!r} is invalid: expected a positive integer")
+        if isinstance(self.port, bool) or not isinstance(self.port, int) or not 0 <= self.port <= 65535:
+            raise ConfigError(f"port={self.port!r} is invalid: expected 0 to 65535")
+        object.__setattr__(self, "allowed_artifact_roots", tuple(self.allowed_artifact_roots))
+
+    @classmethod
+    def for_home(cls, home: str | Path, **overrides: Any) -> ServerSettings:
+        """Settings over the embedded store's folder: the layout the SDK writes when it runs embedded.
+
+        Args:
+            home: the folder (`TRACELAKE_HOME`, default `./tracelake-data`).
+            **overrides: any other field.
+        """
+        from sqlalchemy.engine import URL
+
+        from tracelake.store import ARTIFACTS_DIR, DATABASE_FILE
+
+        root = Path(home).expanduser().absolute()
+        overrides.setdefault("default_artifact_root", str(root / ARTIFACTS_DIR))
+        # Rendered by SQLAlchemy, which escapes the '?', '#' and '%' a folder name may contain.
+        database = URL.create("sqlite", database=str(root / DATABASE_FILE)).render_as_string(hide_password=False)
+        return cls(database_url=overrides.pop("database_url", database), **overrides)
+
+    @property
+    def url(self) -> str:
+        """The base URL clients use (`http://host:port`)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def to_json(self) -> str:
+        """Serialise (for handing to worker processes through `SETTINGS_ENV`)."""
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> ServerSettings:
+        """Inverse of `to_json`.
+
+        Raises:
+            ConfigError: the text is not settings JSON.
+        """
+        try:
+            values = json.loads(text)
+            values["allowed_artifact_roots"] = tuple(values.get("allowed_artifact_roots") or ())
+            return cls(**values)
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise ConfigError(f"{SETTINGS_ENV} does not hold server settings: {exc}") from None
