@@ -100,3 +100,13 @@ def test_nul_characters_are_stripped() -> None:
 
 def test_unserialisable_values_fall_back_to_str() -> None:
     assert request_preview({"when": {1, 2}}) is not None
+
+
+def test_a_single_string_argument_is_the_request_preview() -> None:
+    from tracelake.ingest import compute_previews
+
+    assert compute_previews({"question": "Where is my order?"}, "It shipped.") == (
+        "Where is my order?",
+        "It shipped.",
+    )
+    assert compute_previews({"question": "q", "user": "u"}, None)[0] == '{"question":"q","user":"u"}'

@@ -53,7 +53,7 @@ def test_tracelake_root_span_maps_every_field() -> None:
     assert fields.metadata[TraceMetadataKey.USER] == "u-1"
     assert fields.metadata[TraceMetadataKey.ENVIRONMENT] == "prod"
     assert fields.client_request_id == "req-42"
-    assert fields.request_preview == '{"question":"What is tracelake?"}'
+    assert fields.request_preview == "What is tracelake?"
     assert fields.response_preview == "A tracing platform."
 
 

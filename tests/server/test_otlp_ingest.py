@@ -29,7 +29,7 @@ def test_protobuf_spans_are_stored_and_acknowledged_in_protobuf(
     assert set(found) == {trace_id(1), trace_id(2)}
     assert found[trace_id(1)]["span_count"] == 3
     assert found[trace_id(1)]["name"] == "agent"
-    assert found[trace_id(1)]["request_preview"] == '{"question":"q1"}'
+    assert found[trace_id(1)]["request_preview"] == "q1"
     assert found[trace_id(1)]["metadata"]["service_name"] == "support-agent"
     assert experiments(backend_client) == {"Default": found[trace_id(1)]["experiment_id"]}
     assert [span.name for span in backend_store.get_spans(trace_id(1))] == ["agent", "tool_1", "tool_2"]

@@ -39,6 +39,11 @@ def request_preview(value: Any) -> str | None:
     if value is None:
         return None
     text = _last_user_text(value) if isinstance(value, Mapping | list) else None
+    if text is None and isinstance(value, Mapping) and len(value) == 1:
+        # `@trace def answer(question: str)` records {"question": "..."}: the question is the request.
+        (only,) = value.values()
+        if isinstance(only, str):
+            text = only
     return truncate_preview(_fallback(value) if text is None else text)
 
 
