@@ -1,15 +1,13 @@
 from __future__ import annotations
 
-import os
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-import sqlalchemy as sa
 
+from postgres_db import postgres_database
 from tracelake.model import Span, SpanStatus, StatusCode, TraceBatch
 from tracelake.store import SqlTraceStore, open_embedded_store
 from tracelake.store.retention import DAY_MS, RETENTION_TAG
@@ -148,25 +146,10 @@ def test_a_sqlite_tracking_uri(tmp_path: Path, cli: Cli) -> None:
     assert cli(tmp_path, "experiments", "list", "--json").stdout == ""  # the embedded store is another one
 
 
-# Read at collection: the root conftest scrubs TRACELAKE_* variables before each test.
-POSTGRES_SERVER = os.environ.get("TRACELAKE_TEST_POSTGRES_URL")
-
-
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
-    if not POSTGRES_SERVER:
-        pytest.skip("TRACELAKE_TEST_POSTGRES_URL is not set")
-    admin_url = sa.make_url(POSTGRES_SERVER).set(drivername="postgresql+psycopg")
-    name = f"tracelake_cli_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        yield admin_url.set(drivername="postgresql", database=name).render_as_string(hide_password=False)
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+    with postgres_database("tracelake_cli") as url:
+        yield url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 @pytest.mark.postgres

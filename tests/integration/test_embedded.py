@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 import tracelake
+from postgres_db import BACKENDS, postgres_database
+from tracelake import _setup
 from tracelake.model import TraceState
 
 
@@ -208,38 +210,24 @@ def test_unwritable_store_is_logged_once_and_app_unaffected(
     assert sum("could not store" in r.getMessage() for r in caplog.records) == 1
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_nul_characters_are_stored_safely(backend: str, tmp_path: Path) -> None:
-    import os
-    import uuid
-
-    if backend == "postgresql":
-        base = os.environ.get("TRACELAKE_TEST_POSTGRES_URL")
-        if not base:
-            pytest.skip("TRACELAKE_TEST_POSTGRES_URL is not set")
-        import psycopg
-
-        name = f"tl_nul_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        url = base.rsplit("/", 1)[0] + f"/{name}"
-        tracelake.configure(tracking_uri=url, home=str(tmp_path))
-    else:
-        tracelake.configure(home=str(tmp_path))
-    tracelake.set_experiment("nul")
-    with tracelake.start_span("na\x00me") as span:
-        tracelake.update_current_trace(tags={"t\x00": "v\x00"}, metadata={"m": "x\x00y"}, session_id="s\x00")
-        span.set_inputs("in\x00put")
-        span.set_outputs("out\x00put")
-    assert tracelake.flush(30) is True
-    trace = tracelake.get_trace(span.trace_id)
-    assert trace.data.spans[0].inputs == "in\x00put"  # the payload keeps the exact value
-    assert trace.info.name == "na\ufffdme"
-    assert trace.info.tags == {"t\ufffd": "v\ufffd"}
-    if backend == "postgresql":
-        from tracelake import _setup
-
-        tracelake.shutdown()
-        _setup._close_store()
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with contextlib.ExitStack() as stack:
+        if backend == "postgresql":
+            url = stack.enter_context(postgres_database("tracelake_nul"))
+            tracelake.configure(tracking_uri=url.render_as_string(hide_password=False), home=str(tmp_path))
+            # The store must be closed before the database is dropped.
+            stack.callback(_setup._close_store)
+            stack.callback(tracelake.shutdown)
+        else:
+            tracelake.configure(home=str(tmp_path))
+        tracelake.set_experiment("nul")
+        with tracelake.start_span("na\x00me") as span:
+            tracelake.update_current_trace(tags={"t\x00": "v\x00"}, metadata={"m": "x\x00y"}, session_id="s\x00")
+            span.set_inputs("in\x00put")
+            span.set_outputs("out\x00put")
+        assert tracelake.flush(30) is True
+        trace = tracelake.get_trace(span.trace_id)
+        assert trace.data.spans[0].inputs == "in\x00put"  # the payload keeps the exact value
+        assert trace.info.name == "na\ufffdme"
+        assert trace.info.tags == {"t\ufffd": "v\ufffd"}

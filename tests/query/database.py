@@ -7,7 +7,6 @@ them when done.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from postgres_db import postgres_database as shared_postgres_database
 from tracelake.model import TraceInfo, TraceState
 from tracelake.store.sql.schema import experiments, metadata, spans, trace_metadata, trace_tags, traces
 
@@ -25,38 +25,18 @@ _POSTGRES_SERVER = os.environ.get(POSTGRES_ENV)
 BACKENDS = ["sqlite", *([pytest.param("postgresql", marks=pytest.mark.postgres)] if _POSTGRES_SERVER else [])]
 
 
-def _postgres_url(raw: str) -> sa.URL:
-    url = sa.make_url(raw)
-    # psycopg 3 is the driver we ship with; a bare postgresql:// URL would ask for psycopg2.
-    return url.set(drivername="postgresql+psycopg") if url.drivername in ("postgresql", "postgres") else url
-
-
 @contextmanager
 def postgres_database(with_schema: bool = True) -> Iterator[sa.URL]:
     """Create a throwaway database on the configured server, and drop it afterwards.
 
     `with_schema` creates the schema tables directly; a store under test migrates its own.
     """
-    if not _POSTGRES_SERVER:
-        pytest.skip(f"{POSTGRES_ENV} is not set")
-    server = _postgres_url(_POSTGRES_SERVER)
-    name = f"tracelake_query_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        try:
-            url = server.set(database=name)
-            if with_schema:
-                engine = sa.create_engine(url)
-                metadata.create_all(engine)
-                engine.dispose()
-            yield url
-        finally:
-            with admin.connect() as connection:
-                connection.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+    with shared_postgres_database("tracelake_query") as url:
+        if with_schema:
+            engine = sa.create_engine(url)
+            metadata.create_all(engine)
+            engine.dispose()
+        yield url
 
 
 def sqlite_engine() -> sa.Engine:

@@ -6,50 +6,24 @@ get a database of their own there, dropped afterwards.
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from postgres_db import BACKENDS
+from postgres_db import postgres_database as shared_postgres_database
 from tracelake.server import ServerSettings, create_app
 from tracelake.store import SqlTraceStore
-
-POSTGRES_ENV = "TRACELAKE_TEST_POSTGRES_URL"
-# Read at collection, before any fixture scrubs TRACELAKE_* variables from the environment.
-_POSTGRES_SERVER = os.environ.get(POSTGRES_ENV)
-BACKENDS = [
-    "sqlite",
-    pytest.param(
-        "postgresql",
-        marks=[pytest.mark.postgres, pytest.mark.skipif(not _POSTGRES_SERVER, reason=f"{POSTGRES_ENV} is not set")],
-    ),
-]
 
 
 @contextmanager
 def postgres_database() -> Iterator[str]:
     """Create an empty database on the configured server; drop it afterwards."""
-    assert _POSTGRES_SERVER
-    server = sa.make_url(_POSTGRES_SERVER)
-    if server.drivername in ("postgresql", "postgres"):
-        server = server.set(drivername="postgresql+psycopg")
-    name = f"tracelake_server_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield server.set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as connection:
-                connection.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+    with shared_postgres_database("tracelake_server") as url:
+        yield url.render_as_string(hide_password=False)
 
 
 @pytest.fixture

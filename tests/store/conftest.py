@@ -7,8 +7,6 @@ tests of first-open behaviour get a database of their own.
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,19 +14,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from postgres_db import BACKENDS
+from postgres_db import postgres_database as shared_postgres_database
 from tracelake.store import SqlTraceStore
-
-POSTGRES_ENV = "TRACELAKE_TEST_POSTGRES_URL"
-# Read at collection: the root conftest scrubs TRACELAKE_* variables before each test.
-POSTGRES_SERVER = os.environ.get(POSTGRES_ENV)
-
-BACKENDS = [
-    "sqlite",
-    pytest.param(
-        "postgresql",
-        marks=[pytest.mark.postgres, pytest.mark.skipif(not POSTGRES_SERVER, reason=f"{POSTGRES_ENV} is not set")],
-    ),
-]
 
 _TABLES = "experiments, experiment_tags, traces, trace_tags, trace_metadata, spans"
 
@@ -36,22 +24,8 @@ _TABLES = "experiments, experiment_tags, traces, trace_tags, trace_metadata, spa
 @contextmanager
 def postgres_database() -> Iterator[str]:
     """Create an empty database on the configured server; drop it afterwards."""
-    assert POSTGRES_SERVER
-    server = sa.make_url(POSTGRES_SERVER)
-    if server.drivername in ("postgresql", "postgres"):
-        server = server.set(drivername="postgresql+psycopg")
-    name = f"tracelake_store_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield server.set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as connection:
-                connection.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+    with shared_postgres_database("tracelake_store") as url:
+        yield url.render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")

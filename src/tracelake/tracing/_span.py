@@ -9,7 +9,7 @@ started inside it take it as their parent, and it takes theirs.
 from __future__ import annotations
 
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace as otel_trace
@@ -261,8 +261,3 @@ def _safe_str(value: object) -> str:
         return str(value)
     except Exception:
         return f"<unprintable {type(value).__name__}>"
-
-
-def attribute_sequence(value: Sequence[Any]) -> list[Any]:
-    """Copy a sequence attribute so later mutation by the app can't change what is exported."""
-    return list(value)

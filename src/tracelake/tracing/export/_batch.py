@@ -20,7 +20,6 @@ from typing import Any
 
 from tracelake.model import SpanRecord
 from tracelake.tracing._errors import log_once
-from tracelake.tracing._span import LiveSpan
 from tracelake.tracing.export._sink import RETRY_DELAYS_S, ExperimentRef, SpanSink, WaitableSink
 
 logger = logging.getLogger("tracelake")
@@ -246,7 +245,3 @@ class BatchExporter:
                     self._failed += report.rejected
                     self._exported += len(records) - report.spooled - report.rejected
                 return
-
-
-def is_live_span(item: Any) -> bool:
-    return isinstance(item, LiveSpan)
