@@ -1,34 +1,62 @@
-"""OTLP ingest throughput of a real `tracelake server` (issue 3): 10-span traces, 512 spans per
-request, several concurrent senders, the server in its own process on loopback.
+"""OTLP ingest throughput of a real `tracelake server` against `mlflow server`, the same traces (issue 3).
 
-Prints spans/s, the HTTP statuses seen (429 = the server's backpressure), and the server's peak
-resident memory. Usage: python benchmarks/bench_ingest.py [--requests N] [--senders K]
-[--database postgresql://…] [--workers W] [--dir PARENT]
+Traces of 10 spans (an agent root, a chain, retrieval, tools and LLM calls with token usage, session
+and user metadata), 512 spans per OTLP/HTTP protobuf request (traces straddle requests, as with a
+real exporter), `--senders` concurrent senders (threads, one HTTP connection each), each server a
+single process on loopback. A sender waits the `Retry-After` of a 429 and sends again; spans/s
+counts acknowledged spans over the wall time of the timed requests, after 4 warm-up requests.
+
+- tracelake: `tracelake server` (embedded SQLite store in a temp folder, and with `--postgres` a
+  throwaway PostgreSQL database), the bodies posted to `/v1/traces` with the experiment header.
+- MLflow: `mlflow server` from this interpreter's environment (MLflow 3), a SQLite backend in a temp
+  folder, 1 worker (as tracelake). The traces go through MLflow's own client: its
+  `TracingClient.log_spans(experiment_id, spans)`, which is what MLflow's span exporter
+  (`MlflowV3SpanExporter`) calls for every batch it sends to a tracking server — it serialises the
+  spans to OTLP protobuf and POSTs them to the server's `/v1/traces` with `x-mlflow-experiment-id`.
+  The same protobuf spans are turned into MLflow `Span` objects beforehand (`Span.from_otel_proto`,
+  untimed), so the timed part is the client's serialisation and the server's ingest. The spans
+  MLflow stored are counted in its database afterwards.
+- Overrun: `--overrun-senders` senders (default 48, three times the server's ingest queue) post as
+  fast as they can to a tracelake server (SQLite), waiting only 50 ms after a 429 instead of the
+  `Retry-After` second; reports the 429s and the server's peak RSS, against its RSS after the
+  warm-up — bounded memory means many 429s and a peak close to the normal run's.
+
+The server's resident memory is sampled every 50 ms from /proc. Usage:
+python benchmarks/bench_ingest.py [--quick] [--json out.json] [--requests N] [--mlflow-requests N]
+[--senders K] [--postgres URL] [--no-mlflow] [--overrun-senders K] [--workers W] [--dir PARENT]
 """
 
 from __future__ import annotations
 
-import argparse
 import json
+import os
 import random
 import re
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
+from _bench import emit, parser, table, verdict
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.resource.v1 import resource_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
 SPANS_PER_REQUEST = 512
+TARGET_SPANS_PER_S = 20_000
+TARGET_RATIO = 20.0
 _T0_NS = 1_764_000_000_000_000_000
 _TYPES = ("AGENT", "CHAIN", "RETRIEVER", "TOOL", "LLM")
+_QUIET = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true", "MLFLOW_TRACKING_TELEMETRY": "false"}
 
 
 def _kv(key: str, value: Any) -> common_pb2.KeyValue:
@@ -90,85 +118,395 @@ def request_bodies(count: int, seed: int) -> list[bytes]:
     return bodies
 
 
-def _start_server(home: str, database: str | None, workers: int) -> tuple[subprocess.Popen[str], str]:
+def _wait_health(url: str, process: subprocess.Popen[Any], what: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"{what} exited with {process.returncode} before answering")
+        try:
+            if httpx.get(url + "/health", timeout=5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"{what} did not answer /health within {timeout:.0f} s")
+
+
+@contextmanager
+def tracelake_server(home: str, database: str | None, workers: int) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """A `tracelake server` subprocess on a free loopback port: (process, base URL)."""
     command = [sys.executable, "-m", "tracelake.cli", "--home", home, "server", "--port", "0"]
     command += ["--workers", str(workers)] + (["--database", database] if database else [])
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    assert process.stdout is not None
-    match = re.search(r"listening on (\S+)", process.stdout.readline())
-    if match is None:
-        raise SystemExit("the server did not start")
-    url = match.group(1)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/health").status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    raise SystemExit("the server did not answer /health")
+    try:
+        assert process.stdout is not None
+        match = re.search(r"listening on (\S+)", process.stdout.readline())
+        if match is None:
+            raise SystemExit("the tracelake server did not start")
+        url = match.group(1)
+        _wait_health(url, process, "the tracelake server")
+        yield process, url
+    finally:
+        process.terminate()
+        process.wait(30)
 
 
-def _peak_rss_kib(pid: int, done: threading.Event, peak: list[int]) -> None:
-    while not done.is_set():
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def mlflow_server(folder: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """An `mlflow server` subprocess (this environment's MLflow, SQLite backend, 1 worker)."""
+    mlflow = Path(sys.executable).with_name("mlflow")
+    port = _free_port()
+    command = [str(mlflow), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    command += ["--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}"]
+    command += ["--default-artifact-root", str(folder / "artifacts")]
+    log = open(folder / "server.log", "w")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, text=True, env={**os.environ, **_QUIET})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_health(url, process, "mlflow server", timeout=180)
+        yield process, url
+    finally:
+        process.terminate()
         try:
-            status = Path(f"/proc/{pid}/status").read_text()
-            peak[0] = max(peak[0], int(status.split("VmRSS:")[1].split()[0]))
-        except (OSError, IndexError, ValueError):
-            pass
-        done.wait(0.05)
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(30)
+        log.close()
+
+
+class RssSampler:
+    """Samples a process tree's resident memory (the server and its workers) every 50 ms."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak_kib = 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def current_kib(self) -> int:
+        total = 0
+        for pid in [self.pid, *_children(self.pid)]:
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+                total += int(status.split("VmRSS:")[1].split()[0])
+            except (OSError, IndexError, ValueError):
+                pass
+        return total
+
+    def _run(self) -> None:
+        while not self._done.is_set():
+            self.peak_kib = max(self.peak_kib, self.current_kib())
+            self._done.wait(0.05)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        found = []
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            text = (task / "children").read_text().split()
+            found += [int(child) for child in text]
+        return found + [grandchild for child in found for grandchild in _children(child)]
+    except OSError:
+        return []
+
+
+def send_all(
+    parts: list[list[Any]], post: Callable[[Any], tuple[int, float]], backoff: Callable[[int, float], float]
+) -> tuple[float, dict[int, int]]:
+    """Send every item of every part (one thread per part) until accepted; (wall seconds, statuses)."""
+    statuses: dict[int, int] = {}
+    lock = threading.Lock()
+
+    def run(part: list[Any]) -> None:
+        for item in part:
+            while True:
+                status, retry_after = post(item)
+                with lock:
+                    statuses[status] = statuses.get(status, 0) + 1
+                if status == 200:
+                    break
+                time.sleep(backoff(status, retry_after))
+
+    threads = [threading.Thread(target=run, args=(part,)) for part in parts]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started, statuses
+
+
+def _otlp_poster(url: str) -> tuple[Callable[[bytes], tuple[int, float]], Callable[[], None]]:
+    """A poster of OTLP bodies with one HTTP connection per thread."""
+    headers = {"content-type": "application/x-protobuf", "x-tracelake-experiment-name": "bench"}
+    local = threading.local()
+    clients: list[httpx.Client] = []
+
+    def post(body: bytes) -> tuple[int, float]:
+        client = getattr(local, "client", None)
+        if client is None:
+            client = local.client = httpx.Client(timeout=120)
+            clients.append(client)
+        response = client.post(url + "/v1/traces", content=body, headers=headers)
+        return response.status_code, float(response.headers.get("retry-after", "0.1"))
+
+    def close() -> None:
+        for client in clients:
+            client.close()
+
+    return post, close
+
+
+def bench_tracelake(
+    label: str, database: str | None, bodies: list[bytes], senders: int, workers: int, parent: str | None
+) -> dict[str, Any]:
+    warm_up, timed = bodies[:4], bodies[4:]
+    with (
+        tempfile.TemporaryDirectory(dir=parent, prefix="bench-ingest-") as home,
+        tracelake_server(home, database, workers) as (process, url),
+    ):
+        post, close = _otlp_poster(url)
+        try:
+            for body in warm_up:
+                if post(body)[0] != 200:
+                    raise SystemExit("the tracelake server refused a warm-up request")
+            with RssSampler(process.pid) as rss:
+                idle_kib = rss.current_kib()
+                elapsed, statuses = send_all([timed[k::senders] for k in range(senders)], post, lambda _s, after: after)
+        finally:
+            close()
+    spans = len(timed) * SPANS_PER_REQUEST
+    result = {"system": "tracelake", "store": label, "spans": spans, "seconds": elapsed, "spans_per_s": spans / elapsed}
+    result |= {"statuses": statuses, "rss_start_mib": idle_kib / 1024, "rss_peak_mib": rss.peak_kib / 1024}
+    print(
+        f"  tracelake {label}: {spans / elapsed:,.0f} spans/s, statuses {statuses}, peak {rss.peak_kib / 1024:.0f} MiB",
+        file=sys.stderr,
+    )
+    return result
+
+
+def bench_overrun(bodies: list[bytes], senders: int, workers: int, parent: str | None) -> dict[str, Any]:
+    """Senders that outrun the server: they retry 50 ms after a 429, ignoring Retry-After."""
+    warm_up, timed = bodies[:4], bodies[4:]
+    with (
+        tempfile.TemporaryDirectory(dir=parent, prefix="bench-ingest-") as home,
+        tracelake_server(home, None, workers) as (process, url),
+    ):
+        post, close = _otlp_poster(url)
+        try:
+            for body in warm_up:
+                post(body)
+            with RssSampler(process.pid) as rss:
+                idle_kib = rss.current_kib()
+                elapsed, statuses = send_all([timed[k::senders] for k in range(senders)], post, lambda _s, _a: 0.05)
+        finally:
+            close()
+    spans = len(timed) * SPANS_PER_REQUEST
+    result = {
+        "senders": senders,
+        "spans": spans,
+        "seconds": elapsed,
+        "spans_per_s": spans / elapsed,
+        "statuses": statuses,
+    }
+    result |= {"rss_start_mib": idle_kib / 1024, "rss_peak_mib": rss.peak_kib / 1024}
+    print(f"  overrun ({senders} senders): statuses {statuses}, peak {rss.peak_kib / 1024:.0f} MiB", file=sys.stderr)
+    return result
+
+
+def bench_mlflow(bodies: list[bytes], senders: int, parent: str | None) -> dict[str, Any]:
+    os.environ.update(_QUIET)
+    import mlflow
+    from mlflow.entities import Span as MlflowSpan
+    from mlflow.tracing.client import TracingClient
+
+    batches = []
+    for body in bodies:
+        request = ExportTraceServiceRequest.FromString(body)
+        resource_spans = request.resource_spans[0]
+        spans = resource_spans.scope_spans[0].spans
+        batches.append([MlflowSpan.from_otel_proto(span, resource=resource_spans.resource) for span in spans])
+    warm_up, timed = batches[:4], batches[4:]
+    with (
+        tempfile.TemporaryDirectory(dir=parent, prefix="bench-ingest-mlflow-") as folder,
+        mlflow_server(Path(folder)) as (process, url),
+    ):
+        experiment_id = mlflow.MlflowClient(tracking_uri=url).create_experiment(f"bench-{uuid.uuid4().hex[:6]}")
+        client = TracingClient(tracking_uri=url)
+        errors: list[str] = []
+
+        def post(spans: list[Any]) -> tuple[int, float]:
+            try:
+                client.log_spans(experiment_id, spans)
+                return 200, 0.0
+            except Exception as exc:
+                errors.append(str(exc)[:200])
+                return 500, 0.1
+
+        for spans in warm_up:
+            client.log_spans(experiment_id, spans)
+        with RssSampler(process.pid) as rss:
+            idle_kib = rss.current_kib()
+            elapsed, statuses = send_all([timed[k::senders] for k in range(senders)], post, lambda _s, after: after)
+        stored = _count_mlflow_spans(Path(folder) / "mlflow.db")
+    spans = len(timed) * SPANS_PER_REQUEST
+    result = {"system": "MLflow", "store": "SQLite", "spans": spans, "seconds": elapsed, "spans_per_s": spans / elapsed}
+    result |= {"statuses": statuses, "rss_start_mib": idle_kib / 1024, "rss_peak_mib": rss.peak_kib / 1024}
+    result |= {"stored_spans": stored, "expected_spans": len(bodies) * SPANS_PER_REQUEST, "errors": errors[:3]}
+    result["version"] = mlflow.__version__
+    print(f"  MLflow: {spans / elapsed:,.0f} spans/s, statuses {statuses}, stored {stored:,}", file=sys.stderr)
+    return result
+
+
+def _count_mlflow_spans(path: Path) -> int | None:
+    try:
+        with sqlite3.connect(path) as connection:
+            return int(connection.execute("SELECT count(*) FROM spans").fetchone()[0])
+    except sqlite3.Error:
+        return None
+
+
+def _postgres_database(server_url: str) -> Iterator[str]:
+    import sqlalchemy as sa
+
+    server = sa.make_url(server_url).set(drivername="postgresql+psycopg")
+    name = f"tracelake_ingest_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+postgres_database = contextmanager(_postgres_database)
+
+
+def markdown(result: dict[str, Any]) -> str:
+    lines = [
+        "### OTLP ingest: tracelake server vs mlflow server",
+        "",
+        f"10-span traces, {SPANS_PER_REQUEST} spans per request, {result['senders']} concurrent senders, one server"
+        " process each, on loopback. tracelake: bodies posted to `/v1/traces`; MLflow: its own client"
+        " (`TracingClient.log_spans`, what its span exporter calls) to `mlflow server` (SQLite backend).",
+        "",
+    ]
+    rows = []
+    for run in result["runs"]:
+        stored = f"{run['stored_spans']:,} of {run['expected_spans']:,}" if "stored_spans" in run else "-"
+        rows.append(
+            [
+                run["system"] + (f" {run['version']}" if "version" in run else ""),
+                run["store"],
+                f"{run['spans']:,}",
+                f"{run['seconds']:.2f}",
+                f"**{run['spans_per_s']:,.0f}**",
+                ", ".join(f"{k} x {v}" for k, v in sorted(run["statuses"].items(), key=lambda kv: int(kv[0]))),
+                f"{run['rss_start_mib']:.0f} → {run['rss_peak_mib']:.0f}",
+                stored,
+            ]
+        )
+    lines.append(
+        table(
+            [
+                "server",
+                "store",
+                "spans timed",
+                "s",
+                "spans/s",
+                "HTTP statuses",
+                "RSS MiB (start → peak)",
+                "spans stored (MLflow db)",
+            ],
+            rows,
+        )
+    )
+    overrun = result.get("overrun")
+    if overrun:
+        statuses = ", ".join(f"{k} x {v}" for k, v in sorted(overrun["statuses"].items(), key=lambda kv: int(kv[0])))
+        lines += [
+            "",
+            f"Overrun: {overrun['senders']} senders retrying 50 ms after a 429 into tracelake (SQLite):"
+            f" {overrun['spans_per_s']:,.0f} spans/s, statuses {statuses}, server RSS"
+            f" {overrun['rss_start_mib']:.0f} → {overrun['rss_peak_mib']:.0f} MiB.",
+        ]
+    lines += ["", *(f"- {line}" for line in targets(result))]
+    return "\n".join(lines)
+
+
+def targets(result: dict[str, Any]) -> list[str]:
+    """The issue's ingest targets, one line each."""
+    by_store = {run["store"]: run for run in result["runs"] if run["system"] == "tracelake"}
+    mlflow_run = next((run for run in result["runs"] if run["system"] == "MLflow"), None)
+    found = []
+    if "SQLite" in by_store:
+        rate = by_store["SQLite"]["spans_per_s"]
+        found.append(
+            f"≥ {TARGET_SPANS_PER_S:,} spans/s with SQLite: {rate:,.0f} → {verdict(rate >= TARGET_SPANS_PER_S)}"
+        )
+        if mlflow_run:
+            ratio = rate / mlflow_run["spans_per_s"]
+            found.append(
+                f"≥ {TARGET_RATIO:.0f}x MLflow's rate (SQLite): {ratio:.1f}x → {verdict(ratio >= TARGET_RATIO)}"
+            )
+    overrun = result.get("overrun")
+    if overrun:
+        normal = by_store.get("SQLite", {}).get("rss_peak_mib")
+        bounded = overrun["statuses"].get(429, 0) > 0 and (normal is None or overrun["rss_peak_mib"] < 2 * normal)
+        found.append(
+            f"memory bounded under an overrunning sender (429s answered, peak RSS under twice the normal run's):"
+            f" {overrun['statuses'].get(429, 0):,} x 429, {overrun['rss_peak_mib']:.0f} MiB → {verdict(bounded)}"
+        )
+    return found
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--requests", type=int, default=200)
-    parser.add_argument("--senders", type=int, default=4)
-    parser.add_argument("--database")
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--dir")
-    args = parser.parse_args()
-    warm_up, bodies = (lambda b: (b[:4], b[4:]))(request_bodies(args.requests + 4, seed=time.time_ns()))
-    headers = {"content-type": "application/x-protobuf", "x-tracelake-experiment-name": "bench"}
-    statuses: dict[int, int] = {}
-    lock = threading.Lock()
-    with tempfile.TemporaryDirectory(dir=args.dir) as home:
-        process, url = _start_server(home, args.database, args.workers)
-        try:
-            with httpx.Client(timeout=120) as client:
-                for body in warm_up:
-                    client.post(url + "/v1/traces", content=body, headers=headers).raise_for_status()
-
-            def send(part: list[bytes]) -> None:
-                with httpx.Client(timeout=120) as client:
-                    for body in part:
-                        while True:
-                            response = client.post(url + "/v1/traces", content=body, headers=headers)
-                            with lock:
-                                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
-                            if response.status_code == 200:
-                                break
-                            time.sleep(float(response.headers.get("retry-after", "0.1")))
-
-            done, peak = threading.Event(), [0]
-            threading.Thread(target=_peak_rss_kib, args=(process.pid, done, peak), daemon=True).start()
-            senders = [threading.Thread(target=send, args=(bodies[k :: args.senders],)) for k in range(args.senders)]
-            started = time.perf_counter()
-            for thread in senders:
-                thread.start()
-            for thread in senders:
-                thread.join()
-            elapsed = time.perf_counter() - started
-            done.set()
-        finally:
-            process.terminate()
-            process.wait(30)
-    spans = len(bodies) * SPANS_PER_REQUEST
-    backend = "postgresql" if args.database else "sqlite"
-    print(
-        f"{spans:,} spans in {elapsed:.2f} s = {spans / elapsed:,.0f} spans/s acknowledged "
-        f"({args.senders} senders, {args.workers} worker(s), {backend}); HTTP statuses {statuses}; "
-        f"server peak RSS {peak[0] / 1024:.0f} MiB"
-    )
+    arguments = parser(__doc__.splitlines()[0])
+    arguments.add_argument("--requests", type=int, default=300, help="timed requests per tracelake run")
+    arguments.add_argument("--mlflow-requests", type=int, default=40, help="timed requests to MLflow")
+    arguments.add_argument("--senders", type=int, default=4)
+    arguments.add_argument("--postgres", help="PostgreSQL server URL: also ingest into a throwaway database there")
+    arguments.add_argument("--database", help="(older spelling of --postgres with a database URL)")
+    arguments.add_argument("--no-mlflow", action="store_true")
+    arguments.add_argument("--overrun-senders", type=int, default=48, help="0 skips the overrun run")
+    arguments.add_argument("--workers", type=int, default=1)
+    arguments.add_argument("--dir", help="parent folder of the servers' temp folders")
+    options = arguments.parse_args()
+    requests = 40 if options.quick else options.requests
+    mlflow_requests = 8 if options.quick else options.mlflow_requests
+    bodies = request_bodies(requests + 4, seed=1)
+    runs = [bench_tracelake("SQLite", None, bodies, options.senders, options.workers, options.dir)]
+    postgres = options.postgres or options.database
+    if postgres:
+        with postgres_database(postgres) as url:
+            runs.append(bench_tracelake("PostgreSQL", url, bodies, options.senders, options.workers, options.dir))
+    if not options.no_mlflow:
+        runs.append(bench_mlflow(bodies[: mlflow_requests + 4], options.senders, options.dir))
+    result: dict[str, Any] = {"senders": options.senders, "runs": runs}
+    if options.overrun_senders:
+        overrun_bodies = request_bodies((requests if options.quick else requests // 2) + 4, seed=2)
+        result["overrun"] = bench_overrun(overrun_bodies, options.overrun_senders, options.workers, options.dir)
+    emit(result, options.json, markdown)
 
 
 if __name__ == "__main__":

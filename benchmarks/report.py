@@ -17,8 +17,11 @@ from typing import Any
 
 import bench_burst
 import bench_import
+import bench_ingest
+import bench_metrics
 import bench_overhead
 import bench_persist
+import bench_search
 from _bench import HERE, table, verdict
 
 SECTIONS = {
@@ -27,6 +30,12 @@ SECTIONS = {
     "persist-tmpfs": bench_persist.markdown,
     "burst": bench_burst.markdown,
     "import": bench_import.markdown,
+}
+#: The tracking server's benchmarks (issue 3), under their own heading.
+ISSUE_3 = {
+    "ingest": bench_ingest.markdown,
+    "search": bench_search.markdown,
+    "metrics": bench_metrics.markdown,
 }
 PACKAGES = ("tracelake", "opentelemetry-api", "opentelemetry-sdk", "mlflow", "sqlalchemy", "orjson")
 
@@ -136,7 +145,68 @@ def summary(results: dict[str, dict[str, Any]]) -> str:
                 verdict(r["met"]),
             ]
         )
+    rows += issue_3_targets(results)
     return "### Targets\n\n" + table(["target", "measured", "verdict"], rows) + "\n"
+
+
+def issue_3_targets(results: dict[str, dict[str, Any]]) -> list[list[str]]:
+    """The tracking server's targets: ingest rate and ratio to MLflow, bounded memory, search and metrics."""
+    rows = []
+    if "ingest" in results:
+        r = results["ingest"]
+        by_store = {run["store"]: run for run in r["runs"] if run["system"] == "tracelake"}
+        mlflow_run = next((run for run in r["runs"] if run["system"] == "MLflow"), None)
+        if "SQLite" in by_store:
+            rate = by_store["SQLite"]["spans_per_s"]
+            target = bench_ingest.TARGET_SPANS_PER_S
+            label = f"server OTLP ingest ≥ {target:,} spans/s (SQLite)"
+            rows.append([label, f"{rate:,.0f} spans/s", verdict(rate >= target)])
+            if mlflow_run:
+                ratio = rate / mlflow_run["spans_per_s"]
+                rows.append(
+                    [
+                        f"server OTLP ingest ≥ {bench_ingest.TARGET_RATIO:.0f}x `mlflow server` (SQLite both)",
+                        f"{ratio:.1f}x ({rate:,.0f} vs {mlflow_run['spans_per_s']:,.0f} spans/s)",
+                        verdict(ratio >= bench_ingest.TARGET_RATIO),
+                    ]
+                )
+        overrun = r.get("overrun")
+        if overrun:
+            normal = by_store.get("SQLite", {}).get("rss_peak_mib")
+            refused = overrun["statuses"].get("429", overrun["statuses"].get(429, 0))
+            bounded = refused > 0 and (normal is None or overrun["rss_peak_mib"] < 2 * normal)
+            rows.append(
+                [
+                    "server memory bounded under an overrunning sender (429s)",
+                    f"{refused:,} x 429, peak RSS {overrun['rss_peak_mib']:.0f} MiB",
+                    verdict(bounded),
+                ]
+            )
+    if "search" in results:
+        r = results["search"]
+        for run in r["runs"]:
+            searches = [c for c in run["cases"] if c["via"] == "search_traces"]
+            worst = max(searches, key=lambda c: c["p95"])
+            rows.append(
+                [
+                    f"search p95 < {bench_search.TARGET_MS:.0f} ms ({run['backend']}, {run['traces']:,} traces)",
+                    f"worst p95 {worst['p95']:.1f} ms ({worst['case']})",
+                    verdict(worst["p95"] < bench_search.TARGET_MS),
+                ]
+            )
+    if "metrics" in results:
+        r = results["metrics"]
+        for backend in r["backends"]:
+            headline = backend["cases"][0]
+            rows.append(
+                [
+                    f"metrics over a day of {r['traces']:,} traces < {bench_metrics.TARGET_S:.0f} s"
+                    f" ({backend['backend']})",
+                    f"{headline['median_s']:.3f} s ({headline['case']})",
+                    verdict(headline["median_s"] < bench_metrics.TARGET_S),
+                ]
+            )
+    return rows
 
 
 def main() -> None:
@@ -144,6 +214,9 @@ def main() -> None:
     results = {p.stem: json.loads(p.read_text()) for p in sorted(out.glob("*.json"))}
     parts = [machine(out), summary(results)]
     parts += [SECTIONS[name](results[name]) for name in SECTIONS if name in results]
+    if any(name in results for name in ISSUE_3):
+        parts.append("## Issue 3: the tracking server\n")
+        parts += [ISSUE_3[name](results[name]) for name in ISSUE_3 if name in results]
     print("\n".join(parts))
 
 

@@ -21,6 +21,12 @@ then
   fi
   unset TRACELAKE_TEST_POSTGRES_URL
 fi
+# The web UI's browser tests drive Debian's Chromium: install it when missing and we may (root).
+# Without it they are skipped, except in CI (CI=true), where they fail (tests/ui/conftest.py).
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+  apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } ||
+    echo "could not install chromium; the browser tests will say so" >&2
+fi
 echo "== ruff"; ruff check .; ruff format --check .
 echo "== mypy"; mypy
 echo "== import contracts"; lint-imports

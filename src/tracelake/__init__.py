@@ -7,6 +7,8 @@ only OpenTelemetry's API and tracelake's SDK; the store, query, server and UI st
 
 from __future__ import annotations
 
+import typing as _typing
+
 from tracelake._api import (
     PagedList,
     delete_traces,
@@ -17,6 +19,8 @@ from tracelake._api import (
     search_traces,
     shutdown,
 )
+from tracelake._autolog import autolog
+from tracelake._cost import recompute_costs, set_model_price
 from tracelake._feedback import delete_assessment, get_assessments, log_expectation, log_feedback, update_assessment
 from tracelake._setup import configure, set_experiment
 from tracelake.exceptions import ConfigError, NotFoundError, QueryError, StoreError, TracelakeError
@@ -50,6 +54,7 @@ __all__ = [
     "TraceState",
     "TracelakeError",
     "__version__",
+    "autolog",
     "configure",
     "continue_trace",
     "delete_assessment",
@@ -64,12 +69,23 @@ __all__ = [
     "get_tracing_headers",
     "log_expectation",
     "log_feedback",
+    "recompute_costs",
     "search_traces",
     "set_experiment",
     "set_llm_usage",
+    "set_model_price",
     "shutdown",
     "start_span",
     "trace",
     "update_assessment",
     "update_current_trace",
 ]
+
+
+def __getattr__(name: str) -> _typing.Any:
+    # `tracelake.agents` (pydantic, the agent registry) loads on first use, so `import tracelake` stays light.
+    if name == "agents":
+        import importlib
+
+        return importlib.import_module("tracelake.agents")
+    raise AttributeError(f"module 'tracelake' has no attribute {name!r}")

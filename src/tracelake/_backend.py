@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tracelake.model import Assessment, Experiment, Trace, TraceData
+from tracelake.model import Assessment, Experiment, ModelRef, ModelVersion, RegisteredModel, Trace, TraceData
 
 if TYPE_CHECKING:
-    from tracelake.store import TraceStore
+    from tracelake.store import ModelRegistryStore, TraceStore
 
 
 class Backend(Protocol):
@@ -41,6 +41,10 @@ class Backend(Protocol):
 
     def set_trace_tag(self, trace_id: str, key: str, value: str) -> None: ...
 
+    def recompute_costs(self, experiment_id: str, since_ms: int | None) -> dict[str, Any]:
+        """Reprice the experiment's stored LLM spans (see `tracelake.recompute_costs`)."""
+        ...
+
     def delete_trace_tag(self, trace_id: str, key: str) -> None: ...
 
     def get_experiment(self, experiment_id: str) -> Experiment: ...
@@ -67,6 +71,36 @@ class Backend(Protocol):
     def delete_assessment(self, trace_id: str, assessment_id: str) -> None: ...
 
     def list_assessments(self, trace_id: str) -> list[Assessment]: ...
+
+    # Model registry (tracelake.agents): errors as the store's, over REST as in process.
+    def list_registered_models(self) -> list[RegisteredModel]: ...
+
+    def get_registered_model(self, name: str) -> RegisteredModel: ...
+
+    def delete_registered_model(self, name: str) -> None: ...
+
+    def create_model_version(
+        self,
+        name: str,
+        package: bytes,
+        source: str | None = None,
+        description: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> ModelVersion: ...
+
+    def list_model_versions(self, name: str) -> list[ModelVersion]: ...
+
+    def get_model_version(self, name: str, version: int) -> ModelVersion: ...
+
+    def resolve_model_version(self, ref: ModelRef) -> ModelVersion:
+        """Return the version a reference names: a number, an alias, or `latest`."""
+        ...
+
+    def get_model_version_package(self, name: str, version: int) -> bytes: ...
+
+    def set_model_alias(self, name: str, alias: str, version: int) -> ModelVersion: ...
+
+    def delete_model_alias(self, name: str, alias: str) -> None: ...
 
     def close(self) -> None: ...
 
@@ -96,10 +130,8 @@ class StoreBackend:
             max_results=max_results,
             page_token=page_token,
         )
-        traces = [
-            Trace(info, TraceData(self.store.get_spans(info.trace_id) if include_spans else []))
-            for info in page.trace_infos
-        ]
+        spans = self.store.get_spans_of([info.trace_id for info in page.trace_infos]) if include_spans else {}
+        traces = [Trace(info, TraceData(spans.get(info.trace_id, []))) for info in page.trace_infos]
         return traces, page.next_page_token
 
     def get_trace(self, trace_id: str) -> Trace:
@@ -116,6 +148,11 @@ class StoreBackend:
 
     def set_trace_tag(self, trace_id: str, key: str, value: str) -> None:
         self.store.set_trace_tag(trace_id, key, value)
+
+    def recompute_costs(self, experiment_id: str, since_ms: int | None) -> dict[str, Any]:
+        from tracelake.ingest import reprice_span
+
+        return self.store.recompute_costs(experiment_id, reprice_span, since_ms).to_dict()
 
     def delete_trace_tag(self, trace_id: str, key: str) -> None:
         self.store.delete_trace_tag(trace_id, key)
@@ -150,6 +187,54 @@ class StoreBackend:
 
     def list_assessments(self, trace_id: str) -> list[Assessment]:
         return self.store.list_assessments(trace_id)
+
+    # Model registry --------------------------------------------------------------------------------
+    @property
+    def registry(self) -> ModelRegistryStore:
+        """The store as a model registry (every SQL store is one)."""
+        from tracelake.exceptions import ConfigError
+        from tracelake.store import ModelRegistryStore
+
+        if not isinstance(self.store, ModelRegistryStore):
+            raise ConfigError(f"the store {type(self.store).__name__} has no model registry")
+        return self.store
+
+    def list_registered_models(self) -> list[RegisteredModel]:
+        return self.registry.list_registered_models()
+
+    def get_registered_model(self, name: str) -> RegisteredModel:
+        return self.registry.get_registered_model(name)
+
+    def delete_registered_model(self, name: str) -> None:
+        self.registry.delete_registered_model(name)
+
+    def create_model_version(
+        self,
+        name: str,
+        package: bytes,
+        source: str | None = None,
+        description: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> ModelVersion:
+        return self.registry.create_model_version(name, package, source, description, tags)
+
+    def list_model_versions(self, name: str) -> list[ModelVersion]:
+        return self.registry.list_model_versions(name)
+
+    def get_model_version(self, name: str, version: int) -> ModelVersion:
+        return self.registry.get_model_version(name, version)
+
+    def resolve_model_version(self, ref: ModelRef) -> ModelVersion:
+        return self.registry.resolve_model_version(ref)
+
+    def get_model_version_package(self, name: str, version: int) -> bytes:
+        return self.registry.get_model_version_package(name, version)
+
+    def set_model_alias(self, name: str, alias: str, version: int) -> ModelVersion:
+        return self.registry.set_model_alias(name, alias, version)
+
+    def delete_model_alias(self, name: str, alias: str) -> None:
+        self.registry.delete_model_alias(name, alias)
 
     def close(self) -> None:
         self.store.close()

@@ -152,6 +152,15 @@ SPOOL_MAX_BYTES: Param[int] = Param(
     "Size of the disk spool per server; when full, new batches are dropped and counted. 0 turns spooling off.",
 )
 
+# Cost: see docs/cost.md. Read by ingest (tracelake.ingest.prices) wherever spans are ingested:
+# the app's process in embedded mode, `tracelake server` in server mode.
+PRICES_FILE: Param[str | None] = Param(
+    "TRACELAKE_PRICES_FILE",
+    _parse_str,
+    None,
+    "JSON (or YAML) file of model prices that add to or override genai-prices' table; re-read when it changes.",
+)
+
 ALL_PARAMS: tuple[Param[Any], ...] = (
     TRACKING_URI,
     HOME,
@@ -168,6 +177,7 @@ ALL_PARAMS: tuple[Param[Any], ...] = (
     EXPORT_TIMEOUT_MS,
     SPOOL_DIR,
     SPOOL_MAX_BYTES,
+    PRICES_FILE,
 )
 
 

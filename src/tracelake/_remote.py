@@ -32,7 +32,7 @@ from typing import Any, cast
 
 from tracelake import _config
 from tracelake.client import Client
-from tracelake.model import Assessment, Experiment, SpanRecord, Trace
+from tracelake.model import Assessment, Experiment, ModelRef, ModelVersion, RegisteredModel, SpanRecord, Trace
 from tracelake.tracing._errors import log_once
 from tracelake.tracing.export._sink import ExperimentRef, SpanSink
 from tracelake.tracing.export.otlp_encode import EncodedBatch, encode_records
@@ -383,6 +383,9 @@ class ClientBackend:
     def set_trace_tag(self, trace_id: str, key: str, value: str) -> None:
         self.client.set_trace_tag(trace_id, key, value)
 
+    def recompute_costs(self, experiment_id: str, since_ms: int | None) -> dict[str, Any]:
+        return self.client.recompute_costs(experiment_id, since_ms)
+
     def delete_trace_tag(self, trace_id: str, key: str) -> None:
         self.client.delete_trace_tag(trace_id, key)
 
@@ -425,6 +428,46 @@ class ClientBackend:
 
     def list_assessments(self, trace_id: str) -> list[Assessment]:
         return self.client.list_assessments(trace_id)
+
+    # Model registry --------------------------------------------------------------------------------
+    def list_registered_models(self) -> list[RegisteredModel]:
+        return self.client.list_registered_models()
+
+    def get_registered_model(self, name: str) -> RegisteredModel:
+        return self.client.get_registered_model(name)
+
+    def delete_registered_model(self, name: str) -> None:
+        self.client.delete_registered_model(name)
+
+    def create_model_version(
+        self,
+        name: str,
+        package: bytes,
+        source: str | None = None,
+        description: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> ModelVersion:
+        return self.client.create_model_version(name, package, source, description, tags)
+
+    def list_model_versions(self, name: str) -> list[ModelVersion]:
+        return self.client.list_model_versions(name)
+
+    def get_model_version(self, name: str, version: int) -> ModelVersion:
+        return self.client.get_model_version(name, version)
+
+    def resolve_model_version(self, ref: ModelRef) -> ModelVersion:
+        if ref.version is not None:
+            return self.client.get_model_version(ref.name, ref.version)
+        return self.client.get_model_version_by_alias(ref.name, ref.alias or "")
+
+    def get_model_version_package(self, name: str, version: int) -> bytes:
+        return self.client.get_model_version_package(name, version)
+
+    def set_model_alias(self, name: str, alias: str, version: int) -> ModelVersion:
+        return self.client.set_model_alias(name, alias, version)
+
+    def delete_model_alias(self, name: str, alias: str) -> None:
+        self.client.delete_model_alias(name, alias)
 
     def close(self) -> None:
         self.client.close()

@@ -90,7 +90,10 @@ def test_enforce_retention_deletes_expired_traces(tmp_path: Path, cli: Cli) -> N
     with open_embedded_store(tmp_path) as store:
         experiment_id = store.create_experiment("agent", tags={RETENTION_TAG: "2"}).experiment_id
         ages_ms = {1: 30 * DAY_MS, 2: 3 * DAY_MS, 3: DAY_MS}
-        store.write_batches(experiment_id, [_trace(n, now_ms - age) for n, age in ages_ms.items()])
+        for n, age in ages_ms.items():  # a payload pack each
+            store.write_batches(experiment_id, [_trace(n, now_ms - age)])
+    packs = tmp_path / "artifacts" / experiment_id / "packs"
+    written = sorted(packs.iterdir())
 
     result = cli(tmp_path, "experiments", "enforce-retention", "--batch-size", "1")
 
@@ -99,7 +102,8 @@ def test_enforce_retention_deletes_expired_traces(tmp_path: Path, cli: Cli) -> N
     kept = f"{3:032x}"
     with open_embedded_store(tmp_path) as store:
         assert [info.trace_id for info in store.get_trace_infos([f"{n:032x}" for n in ages_ms])] == [kept]
-    assert [p.name for p in (tmp_path / "artifacts" / experiment_id / "traces").iterdir()] == [f"{kept}.json.gz"]
+        assert len(store.get_spans(kept)) > 0
+    assert sorted(packs.iterdir()) == written[2:]  # the packs of the deleted traces are gone
     again = cli(tmp_path, "experiments", "enforce-retention")
     assert again.stdout.strip() == "Experiment 'agent' (id 1): deleted 0 traces."
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from tracelake.model import Cost, Span, SpanStatus, StatusCode, TokenUsage, TraceBatch, TraceFields
@@ -67,3 +68,9 @@ def simple_trace(trace: int, start_ms: int = 0, children: int = 2, **fields: Any
     root = make_span(trace, 1, None, start_ms, start_ms + 100, name="root")
     kids = [make_span(trace, 2 + i, 1, start_ms + 10 + i, start_ms + 20 + i) for i in range(children)]
     return make_batch([root, *kids], **fields)
+
+
+def pack_names(artifact_location: str | Path) -> list[str]:
+    """The payload packs under an experiment's (local) artifact location."""
+    folder = Path(artifact_location) / "packs"
+    return sorted(path.name for path in folder.iterdir()) if folder.exists() else []

@@ -18,7 +18,7 @@ from postgres_db import BACKENDS
 from postgres_db import postgres_database as shared_postgres_database
 from tracelake.store import SqlTraceStore
 
-_TABLES = "experiments, experiment_tags, traces, trace_tags, trace_metadata, spans"
+_TABLES = "experiments, experiment_tags, traces, trace_tags, trace_metadata, spans, trace_segments, payload_packs"
 
 
 @contextmanager

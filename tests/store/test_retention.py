@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from tracelake.exceptions import ConfigError, NotFoundError, StoreError
 from tracelake.model import Experiment
@@ -18,8 +19,9 @@ from tracelake.store.retention import (
     retention_days,
     set_retention,
 )
+from tracelake.store.sql.schema import payload_packs, trace_segments
 
-from .builders import T0_MS, simple_trace, trace_id
+from .builders import T0_MS, pack_names, simple_trace, trace_id
 
 NOW_MS = T0_MS + 100 * DAY_MS
 
@@ -91,8 +93,9 @@ def test_expired_traces_are_deleted_in_batches(store: SqlTraceStore, artifact_ro
         (week, 2, 2),
         (week, 2, 1),
     ]
-    payloads = artifact_root / week / "traces"
-    assert sorted(path.name for path in payloads.iterdir()) == [f"{trace_id(n)}.json.gz" for n in (6, 7, 8)]
+    # The week's traces were written together: their pack stays while 6, 7 and 8 live in it.
+    assert len(pack_names(artifact_root / week)) == 1
+    assert [len(store.get_spans(trace_id(n))) for n in (6, 7, 8)] == [3, 3, 3]
     assert enforce_retention(store, NOW_MS) == {week: 0, month: 0}
 
 
@@ -235,7 +238,12 @@ def test_ingest_goes_on_while_retention_deletes(database_url: str, artifact_root
         assert len(written) == 13 * 5
         assert stored(ingest, written) == written
         assert all(info.span_count == 3 for info in ingest.get_trace_infos([trace_id(n) for n in written]))
-        assert len(list((artifact_root / experiment_id / "traces").iterdir())) == len(written)
+        assert all(len(ingest.get_spans(trace_id(n))) == 3 for n in written)
+        # Every pack left holds a member of a kept trace; the packs of the deleted ones are gone.
+        kept_packs = ingest.execute_read(
+            sa.select(payload_packs.c.key).where(sa.exists().where(trace_segments.c.pack_id == payload_packs.c.pack_id))
+        )
+        assert pack_names(artifact_root / experiment_id) == sorted(key.split("/")[-1] for (key,) in kept_packs)
 
 
 class FlakyStore(CountingStore):

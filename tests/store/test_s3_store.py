@@ -13,7 +13,7 @@ from tracelake.model import TraceState
 from tracelake.store import SqlTraceStore
 from tracelake.store.retention import DAY_MS, enforce_retention, set_retention
 
-from .builders import T0_MS, make_batch, make_span, simple_trace, trace_id
+from .builders import T0_MS, make_batch, make_span, pack_names, simple_trace, trace_id
 from .s3server import moto_s3_server, new_bucket, object_keys, raw_client, use_s3_server
 
 
@@ -43,26 +43,22 @@ def s3_store(database_url: str, bucket: str) -> Iterator[SqlTraceStore]:
 def test_a_trace_round_trips_through_s3(s3_store: SqlTraceStore, bucket: str, client: Any) -> None:
     experiment = s3_store.create_experiment("agent")
     assert experiment.artifact_location == f"s3://{bucket}/tracelake/{experiment.experiment_id}"
-    folder = f"tracelake/{experiment.experiment_id}/traces/{trace_id(1)}/"
+    folder = f"tracelake/{experiment.experiment_id}/packs/"
 
-    head = f"tracelake/{experiment.experiment_id}/traces/{trace_id(1)}.json.gz"
-
-    # Children first, in two batches: the trace's head object, then a segment in its folder; the
-    # trace still in progress.
+    # Children first, in two batches: a pack each, read back with ranged GETs; the trace still in
+    # progress.
     s3_store.write_batches(experiment.experiment_id, [make_batch([make_span(1, 2, 1, 10, 20, inputs={"q": "hi"})])])
     s3_store.write_batches(experiment.experiment_id, [make_batch([make_span(1, 3, 1, 30, 40)])])
-    segments = object_keys(client, bucket, folder)
-    assert [key.rsplit("/", 1)[1][:4] for key in segments] == ["seg-"]
-    assert head in object_keys(client, bucket)
+    assert len(object_keys(client, bucket, folder)) == 2
     assert s3_store.get_trace_info(trace_id(1)).state == TraceState.IN_PROGRESS
     assert [span.name for span in s3_store.get_spans(trace_id(1))] == ["span-2", "span-3"]
 
-    # The root arrives: the trace ends and its objects are compacted into one.
+    # The root arrives: the trace ends and its members are compacted into one; the packs that held
+    # nothing else are deleted.
     s3_store.write_batches(experiment.experiment_id, [make_batch([make_span(1, 1, None, 0, 50, name="root")])])
 
     (compacted,) = object_keys(client, bucket, folder)
-    assert compacted.rsplit("/", 1)[1].startswith("spans-")
-    assert head not in object_keys(client, bucket)
+    assert compacted.endswith(".pack")
     trace = s3_store.get_trace(trace_id(1))
     assert trace.info.state == TraceState.OK
     assert [span.name for span in trace.data.spans] == ["root", "span-2", "span-3"]
@@ -82,13 +78,15 @@ def test_many_traces_in_one_write(s3_store: SqlTraceStore) -> None:
 
 def test_deleting_traces_deletes_their_objects(s3_store: SqlTraceStore, bucket: str, client: Any) -> None:
     experiment_id = s3_store.create_experiment("agent").experiment_id
-    s3_store.write_batches(experiment_id, [simple_trace(n, start_ms=1000 * n) for n in (1, 2, 3)])
-    folder = f"tracelake/{experiment_id}/traces/"
+    for n in (1, 2, 3):  # a pack each
+        s3_store.write_batches(experiment_id, [simple_trace(n, start_ms=1000 * n)])
+    folder = f"tracelake/{experiment_id}/packs/"
+    packs = object_keys(client, bucket, folder)
 
     assert s3_store.delete_traces(experiment_id, trace_ids=[trace_id(2)]) == 1
     assert s3_store.delete_traces(experiment_id, max_timestamp_ms=T0_MS + 1500) == 1
 
-    assert object_keys(client, bucket, folder) == [f"{folder}{trace_id(3)}.json.gz"]
+    assert object_keys(client, bucket, folder) == [packs[2]]
     with pytest.raises(NotFoundError):
         s3_store.get_spans(trace_id(1))
     assert len(s3_store.get_spans(trace_id(3))) == 3
@@ -97,13 +95,15 @@ def test_deleting_traces_deletes_their_objects(s3_store: SqlTraceStore, bucket: 
 def test_retention_deletes_objects_on_s3(s3_store: SqlTraceStore, bucket: str, client: Any) -> None:
     experiment_id = s3_store.create_experiment("agent").experiment_id
     set_retention(s3_store, experiment_id, 2)
-    s3_store.write_batches(experiment_id, [simple_trace(n, start_ms=n * DAY_MS) for n in range(1, 6)])
+    for n in range(1, 6):  # a pack each
+        s3_store.write_batches(experiment_id, [simple_trace(n, start_ms=n * DAY_MS)])
+    folder = f"tracelake/{experiment_id}/packs/"
+    packs = object_keys(client, bucket, folder)
 
     deleted = enforce_retention(s3_store, now_ms=T0_MS + 5 * DAY_MS, batch_size=2)
 
     assert deleted == {experiment_id: 3}  # started 4, 3 and 2 days before now (2 days is expired)
-    kept = {key.split("/")[3] for key in object_keys(client, bucket, f"tracelake/{experiment_id}/traces/")}
-    assert kept == {f"{trace_id(4)}.json.gz", f"{trace_id(5)}.json.gz"}
+    assert object_keys(client, bucket, folder) == packs[3:]
 
 
 def test_a_local_store_with_an_allowed_s3_root(
@@ -117,8 +117,9 @@ def test_a_local_store_with_an_allowed_s3_root(
 
         assert store.allowed_artifact_roots == (str(artifact_root), f"s3://{bucket}/teams")
         assert remote.artifact_location == f"s3://{bucket}/teams/search"
-        assert (artifact_root / local.experiment_id / "traces" / f"{trace_id(1)}.json.gz").is_file()
-        assert object_keys(client, bucket) == [f"teams/search/traces/{trace_id(2)}.json.gz"]
+        assert len(pack_names(artifact_root / local.experiment_id)) == 1
+        (pack,) = object_keys(client, bucket)
+        assert pack.startswith("teams/search/packs/")
         assert len(store.get_spans(trace_id(2))) == 3
         for refused in (f"s3://{bucket}/teams-other", "s3://another-bucket/teams/x", f"s3://{bucket}"):
             with pytest.raises(StoreError, match="outside the allowed artifact roots"):

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import sqlalchemy as sa
 
@@ -9,7 +7,7 @@ from tracelake.exceptions import ConfigError, NotFoundError, StoreError
 from tracelake.store import SqlTraceStore
 from tracelake.store.sql.schema import spans, trace_metadata, trace_tags
 
-from .builders import simple_trace, trace_id
+from .builders import pack_names, simple_trace, trace_id
 
 
 @pytest.fixture
@@ -52,13 +50,18 @@ def test_delete_only_within_the_experiment(store: SqlTraceStore, five_traces: st
 
 
 def test_delete_removes_payloads_and_dependent_rows(store: SqlTraceStore, five_traces: str) -> None:
-    folder = Path(store.get_experiment(five_traces).artifact_location) / "traces"
-    assert (folder / f"{trace_id(1)}.json.gz").is_file()
+    location = store.get_experiment(five_traces).artifact_location
+    packs = pack_names(location)
+    assert len(packs) == 1  # written in one call
 
     store.delete_traces(five_traces, trace_ids=[trace_id(1)])
 
-    assert not (folder / f"{trace_id(1)}.json.gz").exists()
-    assert (folder / f"{trace_id(2)}.json.gz").is_file()
+    assert pack_names(location) == packs  # still holding traces 2 to 5
+    with pytest.raises(NotFoundError):
+        store.get_spans(trace_id(1))
+    assert len(store.get_spans(trace_id(2))) == 3
+    store.delete_traces(five_traces, max_timestamp_ms=2**62)
+    assert pack_names(location) == []
     for table in (spans, trace_tags, trace_metadata):
         count = sa.select(sa.func.count()).select_from(table).where(table.c.trace_id == trace_id(1))
         assert store.execute_read(count)[0][0] == 0

@@ -16,7 +16,7 @@ from tracelake.store.sql.errors import map_error, translate_errors
 from tracelake.store.sql.migrate import HEAD_REVISION, current_revisions, script_heads, upgrade_to_head
 from tracelake.store.sql.schema import metadata
 
-from .builders import simple_trace, trace_id
+from .builders import pack_names, simple_trace, trace_id
 
 
 def test_head_revision_matches_the_scripts() -> None:
@@ -164,7 +164,7 @@ def test_open_embedded_store(tmp_path: Path) -> None:
 
     assert (home / "tracelake.db").is_file()
     assert experiment.artifact_location == str(home / "artifacts" / experiment.experiment_id)
-    assert (home / "artifacts" / experiment.experiment_id / "traces" / f"{trace_id(1)}.json.gz").is_file()
+    assert len(pack_names(home / "artifacts" / experiment.experiment_id)) == 1
     with open_embedded_store(str(home)) as again:
         assert again.get_trace_info(trace_id(1)).span_count == 3
 

@@ -8,15 +8,16 @@ import sqlalchemy as sa
 from tracelake.exceptions import NotFoundError, StoreError
 from tracelake.model import StatusCode, TokenUsage, TraceMetadataKey, TraceState, WriteResult
 from tracelake.store import SqlTraceStore
-from tracelake.store.artifacts import TracePayloads
-from tracelake.store.sql.schema import spans, traces
+from tracelake.store.artifacts import LocalArtifactRepository
+from tracelake.store.sql.schema import spans, trace_segments, traces
 
 from .builders import T0_MS, make_batch, make_span, simple_trace, span_id, trace_id
 
 
-def payload_objects(store: SqlTraceStore, trace: int) -> list[str]:
-    uri = store.execute_read(sa.select(traces.c.payload_uri).where(traces.c.trace_id == trace_id(trace)))[0][0]
-    return TracePayloads().object_keys(uri)
+def payload_objects(store: SqlTraceStore, trace: int) -> list[int]:
+    """The packs holding a member of the trace."""
+    query = sa.select(trace_segments.c.pack_id).where(trace_segments.c.trace_id == trace_id(trace))
+    return sorted(row[0] for row in store.execute_read(query))
 
 
 def test_write_then_read(store: SqlTraceStore, experiment_id: str) -> None:
@@ -107,7 +108,7 @@ def test_spans_of_one_trace_in_three_batches(store: SqlTraceStore, experiment_id
     assert info.request_preview == "question"
     assert info.user_id == "u1"
     assert [s.span_id for s in store.get_spans(trace_id(1))] == [span_id(1), span_id(2), span_id(3), span_id(4)]
-    # The root arrived and the trace had several segments: they were compacted into one object.
+    # The root arrived and the trace had several members: they were compacted into one.
     assert len(payload_objects(store, 1)) == 1
 
 
@@ -283,14 +284,13 @@ def test_long_names_are_cut_in_the_index_only(store: SqlTraceStore, experiment_i
 def test_a_failed_payload_write_commits_nothing(
     store: SqlTraceStore, experiment_id: str, monkeypatch: pytest.MonkeyPatch, artifact_root: Path
 ) -> None:
-    real = TracePayloads.write_segment
+    real = LocalArtifactRepository.put
 
-    def failing(self: TracePayloads, payload_uri: str, spans: object, *, first: bool = False) -> str:
-        if payload_uri.endswith(trace_id(3)):
-            raise StoreError("disk full")
-        return real(self, payload_uri, spans, first=first)  # type: ignore[arg-type]
+    def failing(self: LocalArtifactRepository, key: str, data: bytes) -> None:
+        real(self, key, data[: len(data) // 2])  # half written when the disk fills up
+        raise StoreError("disk full")
 
-    monkeypatch.setattr(TracePayloads, "write_segment", failing)
+    monkeypatch.setattr(LocalArtifactRepository, "put", failing)
 
     with pytest.raises(StoreError, match="disk full"):
         store.write_batches(experiment_id, [simple_trace(n) for n in range(1, 6)])

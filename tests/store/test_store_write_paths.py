@@ -1,7 +1,10 @@
-"""The write path's shortcuts: new traces inserted whole, heads instead of folders, grouped inserts."""
+"""The write path's shortcuts: new traces inserted whole, one payload pack per write, grouped inserts."""
 
 from __future__ import annotations
 
+import gzip
+import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +14,9 @@ import sqlalchemy as sa
 from tracelake.model import TraceState, WriteResult
 from tracelake.store import SqlTraceStore
 from tracelake.store.artifacts import TracePayloads
-from tracelake.store.artifacts.payload import HEAD_KEY
+from tracelake.store.artifacts.packs import PACK_FOLDER
 from tracelake.store.sql import write
-from tracelake.store.sql.schema import spans, traces
+from tracelake.store.sql.schema import payload_packs, spans, trace_segments, traces
 
 from .builders import make_batch, make_span, simple_trace, span_id, trace_id
 
@@ -22,45 +25,125 @@ def payload_uri(store: SqlTraceStore, trace: int) -> str:
     return str(store.execute_read(sa.select(traces.c.payload_uri).where(traces.c.trace_id == trace_id(trace)))[0][0])
 
 
-def test_a_trace_written_at_once_is_one_file_and_no_folder(
+def pack_files(artifact_root: Path, experiment_id: str) -> list[Path]:
+    folder = artifact_root / experiment_id / PACK_FOLDER
+    return sorted(folder.iterdir()) if folder.exists() else []
+
+
+def members_of(store: SqlTraceStore, trace: int) -> list[tuple[int, int, int]]:
+    """(pack id, byte offset, byte length) of each member holding spans of the trace."""
+    columns = (trace_segments.c.pack_id, trace_segments.c.byte_offset, trace_segments.c.byte_length)
+    query = sa.select(*columns).where(trace_segments.c.trace_id == trace_id(trace)).order_by(trace_segments.c.pack_id)
+    return [(row[0], row[1], row[2]) for row in store.execute_read(query)]
+
+
+def test_one_write_is_one_pack_with_a_member_per_trace(
     store: SqlTraceStore, experiment_id: str, artifact_root: Path
 ) -> None:
-    store.write_batches(experiment_id, [simple_trace(1)])
+    store.write_batches(experiment_id, [simple_trace(n) for n in range(1, 4)])
 
-    folder = artifact_root / experiment_id / "traces"
-    assert sorted(path.name for path in folder.iterdir()) == [f"{trace_id(1)}.json.gz"]
-    assert TracePayloads().object_keys(payload_uri(store, 1)) == [HEAD_KEY]
-    assert store.get_spans(trace_id(1)) == simple_trace(1).spans
+    (pack,) = pack_files(artifact_root, experiment_id)
+    assert pack.name.endswith(".pack")
+    assert not (artifact_root / experiment_id / "traces").exists()  # no object per trace any more
+    data = pack.read_bytes()
+    for n in range(1, 4):
+        ((_, offset, length),) = members_of(store, n)
+        # Each member is a gzip stream of its own, readable without the rest of the pack.
+        member = json.loads(gzip.decompress(data[offset : offset + length]))
+        assert [span["span_id"] for span in member] == [span.span_id for span in simple_trace(n).spans]
+        assert store.get_spans(trace_id(n)) == simple_trace(n).spans
+    # The whole pack is a valid multi-member gzip file: `gzip -dc` shows every member's JSON.
+    assert gzip.decompress(data).count(b'"span_id"') == 9
 
 
-def test_later_spans_go_to_the_trace_folder_and_compaction_folds_the_head(
+def test_later_spans_add_members_and_the_root_compacts_them(
     store: SqlTraceStore, experiment_id: str, artifact_root: Path
 ) -> None:
     store.write_batches(experiment_id, [make_batch([make_span(1, 2, 1, 5, 6)])])
     store.write_batches(experiment_id, [make_batch([make_span(1, 3, 1, 7, 8)])])
-    uri = payload_uri(store, 1)
-    keys = TracePayloads().object_keys(uri)
-    assert keys[0] == HEAD_KEY
-    assert [key[:4] for key in keys[1:]] == ["seg-"]
+    assert len(members_of(store, 1)) == 2
+    assert len(pack_files(artifact_root, experiment_id)) == 2
 
     store.write_batches(experiment_id, [make_batch([make_span(1, 1, None, 0, 10)])])
 
-    (compacted,) = TracePayloads().object_keys(uri)
-    assert compacted.startswith("spans-")
-    assert not (artifact_root / experiment_id / "traces" / f"{trace_id(1)}.json.gz").exists()
+    (member,) = members_of(store, 1)
+    # The three packs held nothing else: only the compacted one is left.
+    assert len(pack_files(artifact_root, experiment_id)) == 1
     assert [s.span_id for s in store.get_spans(trace_id(1))] == [span_id(1), span_id(2), span_id(3)]
+    assert member[1] == 0
 
 
-def test_deleting_a_trace_deletes_its_head_and_folder(
+def test_deleting_traces_deletes_the_packs_no_trace_needs(
     store: SqlTraceStore, experiment_id: str, artifact_root: Path
 ) -> None:
-    store.write_batches(experiment_id, [simple_trace(1), simple_trace(2)])
-    store.write_batches(experiment_id, [make_batch([make_span(1, 9, 1, 50, 60)])])
+    store.write_batches(experiment_id, [simple_trace(1), simple_trace(2)])  # pack A: traces 1 and 2
+    store.write_batches(experiment_id, [make_batch([make_span(1, 9, 1, 50, 60)])])  # a late child of 1
+    # Trace 1 was compacted into a pack of its own; the late child's pack went; A still holds trace 2.
+    assert len(pack_files(artifact_root, experiment_id)) == 2
 
     assert store.delete_traces(experiment_id, trace_ids=[trace_id(1)]) == 1
+    (left,) = pack_files(artifact_root, experiment_id)
+    assert store.get_spans(trace_id(2)) == simple_trace(2).spans
 
-    folder = artifact_root / experiment_id / "traces"
-    assert sorted(path.name for path in folder.iterdir()) == [f"{trace_id(2)}.json.gz"]
+    assert store.delete_traces(experiment_id, trace_ids=[trace_id(2)]) == 1
+    assert not left.exists()
+    assert pack_files(artifact_root, experiment_id) == []
+    assert store.execute_read(sa.select(sa.func.count()).select_from(payload_packs)) == [(0,)]
+
+
+def test_traces_written_before_packs_stay_readable_and_deletable(
+    store: SqlTraceStore, experiment_id: str, artifact_root: Path
+) -> None:
+    # A trace as written before migration 0004: its spans in a per-trace object, payload_format 1.
+    store.write_batches(experiment_id, [simple_trace(1)])
+    uri = payload_uri(store, 1)
+    legacy = TracePayloads()
+    legacy.write_segment(uri, simple_trace(1).spans, first=True)
+    with store.engine.begin() as connection:
+        connection.execute(sa.delete(trace_segments))
+        connection.execute(sa.delete(payload_packs))
+        connection.execute(sa.update(traces).values(payload_format=1))
+    for pack in pack_files(artifact_root, experiment_id):
+        pack.unlink()
+    assert store.get_spans(trace_id(1)) == simple_trace(1).spans
+
+    # Spans arriving later go to a pack, and reading unions both.
+    store.write_batches(experiment_id, [make_batch([make_span(1, 9, 1, 50, 60)])])
+    assert [s.span_id for s in store.get_spans(trace_id(1))] == [span.span_id for span in simple_trace(1).spans] + [
+        span_id(9)
+    ]
+
+    assert store.delete_traces(experiment_id, trace_ids=[trace_id(1)]) == 1
+    assert not (artifact_root / experiment_id / "traces" / f"{trace_id(1)}.json.gz").exists()
+    assert pack_files(artifact_root, experiment_id) == []
+
+
+def test_orphan_packs_of_crashed_writes_are_swept(
+    store: SqlTraceStore, experiment_id: str, artifact_root: Path
+) -> None:
+    store.write_batches(experiment_id, [simple_trace(1)])
+    folder = artifact_root / experiment_id / PACK_FOLDER
+    old_orphan = folder / f"{time.time_ns() - 2 * 3600 * 10**9:020d}-dead.pack"
+    young_orphan = folder / f"{time.time_ns():020d}-inflight.pack"  # its write may still commit
+    old_orphan.write_bytes(b"x")
+    young_orphan.write_bytes(b"x")
+
+    assert store.sweep_orphan_packs(min_age_s=3600) == 1
+
+    assert not old_orphan.exists()
+    assert young_orphan.exists()
+    assert store.get_spans(trace_id(1)) == simple_trace(1).spans
+
+
+def test_reading_many_traces_at_once(store: SqlTraceStore, experiment_id: str) -> None:
+    store.write_batches(experiment_id, [simple_trace(n) for n in range(1, 30)])
+    store.write_batches(experiment_id, [make_batch([make_span(5, 9, 1, 50, 60)])])
+
+    found = store.get_spans_of([trace_id(n) for n in range(1, 31)])
+
+    assert sorted(found) == [trace_id(n) for n in range(1, 30)]  # 30 does not exist
+    assert found[trace_id(7)] == simple_trace(7).spans
+    assert len(found[trace_id(5)]) == 4
 
 
 def test_many_new_traces_in_one_call_are_inserted_in_groups(store: SqlTraceStore, experiment_id: str) -> None:

@@ -83,7 +83,7 @@ def _add_experiment_selector(parser: argparse.ArgumentParser, *, required: bool,
 
 
 def _add_traces(commands: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
-    traces = commands.add_parser("traces", parents=[common], help="search, show and delete traces")
+    traces = commands.add_parser("traces", parents=[common], help="search, show, delete and reprice traces")
     actions = traces.add_subparsers(title="commands", metavar="COMMAND", required=True)
 
     search = actions.add_parser("search", parents=[common], help="list traces matching a filter")
@@ -111,6 +111,18 @@ def _add_traces(commands: argparse._SubParsersAction[_Parser], common: _Parser) 
     delete.add_argument("--max-traces", metavar="N", type=positive_int, help="delete at most N (oldest first)")
     delete.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     delete.set_defaults(handler="tracelake.cli.traces:delete")
+
+    recompute = actions.add_parser(
+        "recompute-cost", parents=[common], help="price stored LLM spans again after prices changed (docs/cost.md)"
+    )
+    _add_experiment_selector(recompute, required=True, many=False)
+    recompute.add_argument("--since", metavar="DURATION", type=duration_ms, help="only traces of the last 7d, 12h, …")
+    recompute.add_argument(
+        "--prices-file",
+        metavar="PATH",
+        help="prices to apply to a local store (default: $TRACELAKE_PRICES_FILE; a server uses its own)",
+    )
+    recompute.set_defaults(handler="tracelake.cli.cost:recompute")
 
 
 def _tag(text: str) -> tuple[str, str]:
@@ -194,6 +206,105 @@ def _add_server(commands: argparse._SubParsersAction[_Parser], common: _Parser) 
     upgrade.set_defaults(handler="tracelake.cli.db:upgrade")
 
 
+def _add_serve(commands: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
+    serve = commands.add_parser(
+        "serve", parents=[common], help="serve an agent as an endpoint (OpenAI Responses API), in the foreground"
+    )
+    # What to serve: one of these (the registry adds a registered model version here).
+    source = serve.add_mutually_exclusive_group(required=True)
+    source.add_argument("--agent-file", metavar="PATH", help="the agent's code file (a ResponsesAgent subclass)")
+    source.add_argument("--model", metavar="URI", help="a registered agent version: models:/NAME/3, NAME@champion")
+    serve.add_argument("--config", metavar="JSON_FILE", help="JSON object given to the agent as self.config")
+    serve.add_argument("--endpoint-name", metavar="NAME", required=True, help="the endpoint's name, on every trace")
+    _add_experiment_selector(serve, required=False, many=False)
+    serve.add_argument("--model-name", metavar="NAME", help="registered model served (trace metadata model_name)")
+    serve.add_argument("--model-version", metavar="VERSION", help="its version (trace metadata model_version)")
+    serve.add_argument("--environment", default="production", help="trace metadata environment (default production)")
+    serve.add_argument("--no-tracing", action="store_true", help="answer requests without recording traces")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on, 0 for any free one (default 8000)")
+    serve.set_defaults(handler="tracelake.cli.serve:run")
+
+
+def _add_models(commands: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
+    models = commands.add_parser("models", parents=[common], help="the agent registry: models, versions, aliases")
+    actions = models.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    module = "tracelake.cli.models"
+
+    list_ = actions.add_parser("list", parents=[common], help="list registered models")
+    list_.add_argument("--json", action="store_true", help="print one JSON object per model")
+    list_.set_defaults(handler=f"{module}:list_models")
+
+    get = actions.add_parser("get", parents=[common], help="show a model and its versions, or one version")
+    get.add_argument("name", metavar="NAME", help="catalog.schema.name, or NAME/3, NAME@champion")
+    get.add_argument("--json", action="store_true", help="print JSON")
+    get.set_defaults(handler=f"{module}:get")
+
+    versions = actions.add_parser("versions", parents=[common], help="list a model's versions, newest first")
+    versions.add_argument("name", metavar="NAME", help="catalog.schema.name")
+    versions.add_argument("--json", action="store_true", help="print one JSON object per version")
+    versions.set_defaults(handler=f"{module}:versions")
+
+    alias = actions.add_parser("set-alias", parents=[common], help="point an alias (e.g. champion) at a version")
+    alias.add_argument("name", metavar="NAME", help="catalog.schema.name")
+    alias.add_argument("alias", metavar="ALIAS")
+    alias.add_argument("version", metavar="VERSION", type=positive_int)
+    alias.set_defaults(handler=f"{module}:set_alias")
+
+    unalias = actions.add_parser("delete-alias", parents=[common], help="remove an alias")
+    unalias.add_argument("name", metavar="NAME", help="catalog.schema.name")
+    unalias.add_argument("alias", metavar="ALIAS")
+    unalias.set_defaults(handler=f"{module}:delete_alias")
+
+    log = actions.add_parser("log", parents=[common], help="package, validate and register an agent as a new version")
+    log.add_argument("name", metavar="NAME", help="catalog.schema.name")
+    log.add_argument("--code", metavar="PATH", nargs="+", required=True, help="agent file, then other files/folders")
+    requirements = log.add_mutually_exclusive_group()
+    requirements.add_argument(
+        "--requirement", "-r", metavar="REQ", action="append", help="a pip requirement (repeatable)"
+    )
+    requirements.add_argument("--requirements-file", metavar="PATH", help="a requirements.txt")
+    log.add_argument("--config", metavar="JSON_OR_FILE", help="the agent's config: a JSON object or a .json file")
+    log.add_argument("--input-example", metavar="JSON_OR_FILE", help="a Responses request the agent must answer")
+    log.add_argument("--description", metavar="TEXT", help="stored with the version")
+    log.add_argument("--json", action="store_true", help="print the new version as JSON")
+    log.set_defaults(handler=f"{module}:log")
+
+
+def _add_endpoints(commands: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
+    module = "tracelake.cli.endpoints"
+    deploy = commands.add_parser(
+        "deploy", parents=[common], help="start a serving endpoint for a registered agent version (in the background)"
+    )
+    deploy.add_argument("model", metavar="MODEL", help="NAME@champion, NAME/3 or models:/NAME/3")
+    deploy.add_argument("--endpoint-name", metavar="NAME", required=True, help="the endpoint's name, on every trace")
+    deploy.add_argument("--experiment", "-e", metavar="NAME", required=True, help="experiment receiving its traces")
+    deploy.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    deploy.add_argument("--port", type=int, help="port to listen on (default: a free one)")
+    deploy.add_argument("--replace", action="store_true", help="stop a running endpoint of the same name first")
+    deploy.add_argument("--env", metavar="KEY=VALUE", action="append", help="environment variable for the endpoint")
+    deploy.add_argument("--timeout", metavar="S", type=float, default=60.0, help="seconds to wait for it (default 60)")
+    deploy.add_argument("--json", action="store_true", help="print the endpoint as JSON")
+    deploy.set_defaults(handler=f"{module}:deploy")
+
+    endpoints = commands.add_parser("endpoints", parents=[common], help="list, stop and read logs of endpoints")
+    actions = endpoints.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    list_ = actions.add_parser("list", parents=[common], help="list the endpoints deployed from this home")
+    list_.add_argument("--json", action="store_true", help="print one JSON object per endpoint")
+    list_.set_defaults(handler=f"{module}:list_endpoints")
+
+    stop = actions.add_parser("stop", parents=[common], help="stop an endpoint")
+    stop.add_argument("name", metavar="NAME")
+    stop.add_argument("--timeout", metavar="S", type=float, default=30.0, help="seconds before SIGKILL (default 30)")
+    stop.set_defaults(handler=f"{module}:stop")
+
+    logs = actions.add_parser("logs", parents=[common], help="print an endpoint's log")
+    logs.add_argument("name", metavar="NAME")
+    logs.add_argument("--follow", "-f", action="store_true", help="keep printing new lines")
+    logs.add_argument("--tail", metavar="N", type=positive_int, help="only the last N lines")
+    logs.set_defaults(handler=f"{module}:logs")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser of the whole `tracelake` command line."""
     parser = _Parser(
@@ -218,6 +329,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_traces(commands, common)
     _add_server(commands, common)
     _add_experiments(commands, common)
+    _add_serve(commands, common)
+    _add_models(commands, common)
+    _add_endpoints(commands, common)
 
     version = commands.add_parser("version", parents=[common], help="print the installed version")
     version.set_defaults(handler="tracelake.cli._version:run")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -16,6 +17,8 @@ from tracelake.model import (
     AssessmentKind,
     AssessmentSource,
     Experiment,
+    ModelVersion,
+    RegisteredModel,
     Trace,
 )
 
@@ -201,6 +204,16 @@ class Client:
         data = self._session.request("POST", f"{API}/traces/delete", json=body, idempotent=False)
         return int(data["deleted"])
 
+    def recompute_costs(self, experiment_id: str, since_ms: int | None = None) -> dict[str, Any]:
+        """Have the server reprice the experiment's stored LLM spans with its current prices.
+
+        Returns `traces_checked`, `traces_changed`, `spans_changed` and `retry_trace_ids`.
+        """
+        body = {"since_ms": since_ms}
+        path = f"{API}/experiments/{experiment_id}/recompute-cost"
+        data: dict[str, Any] = self._session.request("POST", path, json=body, idempotent=True)
+        return data
+
     # Assessments -----------------------------------------------------------------------------------
     def create_assessment(
         self,
@@ -323,6 +336,83 @@ class Client:
         if group_by:
             body["group_by"] = group_by
         return metrics_from_dict(self._session.request("POST", f"{API}/metrics", json=body))
+
+    # Model registry --------------------------------------------------------------------------------
+    def create_registered_model(
+        self, name: str, description: str | None = None, tags: Mapping[str, str] | None = None
+    ) -> RegisteredModel:
+        """Create a registered model named `catalog.schema.name`. Raises ConflictError if it exists."""
+        body: dict[str, Any] = {"name": name}
+        if description is not None:
+            body["description"] = description
+        if tags:
+            body["tags"] = dict(tags)
+        data = self._session.request("POST", f"{API}/registered-models", json=body, idempotent=False)
+        return RegisteredModel.from_dict(data["registered_model"])
+
+    def list_registered_models(self) -> list[RegisteredModel]:
+        """Return every registered model, by name."""
+        data = self._session.request("GET", f"{API}/registered-models")
+        return [RegisteredModel.from_dict(item) for item in data["registered_models"]]
+
+    def get_registered_model(self, name: str) -> RegisteredModel:
+        """Return a registered model with its aliases and latest version. Raises NotFoundError."""
+        data = self._session.request("GET", f"{API}/registered-models/{segment(name)}")
+        return RegisteredModel.from_dict(data["registered_model"])
+
+    def delete_registered_model(self, name: str) -> None:
+        """Delete a registered model with its versions, aliases and packages."""
+        self._session.request("DELETE", f"{API}/registered-models/{segment(name)}")
+
+    def create_model_version(
+        self,
+        name: str,
+        package: bytes,
+        source: str | None = None,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> ModelVersion:
+        """Upload an agent package (built by `tracelake.agents.packaging`) as the model's next version."""
+        body: dict[str, Any] = {"package": base64.b64encode(package).decode("ascii")}
+        if source is not None:
+            body["source"] = source
+        if description is not None:
+            body["description"] = description
+        if tags:
+            body["tags"] = dict(tags)
+        path = f"{API}/registered-models/{segment(name)}/versions"
+        data = self._session.request("POST", path, json=body, idempotent=False)
+        return ModelVersion.from_dict(data["model_version"])
+
+    def list_model_versions(self, name: str) -> list[ModelVersion]:
+        """Return a model's versions, newest first. Raises NotFoundError."""
+        data = self._session.request("GET", f"{API}/registered-models/{segment(name)}/versions")
+        return [ModelVersion.from_dict(item) for item in data["model_versions"]]
+
+    def get_model_version(self, name: str, version: int | str) -> ModelVersion:
+        """Return one version of a model. Raises NotFoundError."""
+        path = f"{API}/registered-models/{segment(name)}/versions/{segment(str(version))}"
+        return ModelVersion.from_dict(self._session.request("GET", path)["model_version"])
+
+    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
+        """Return the version an alias points at (`latest`: the newest). Raises NotFoundError."""
+        path = f"{API}/registered-models/{segment(name)}/aliases/{segment(alias)}"
+        return ModelVersion.from_dict(self._session.request("GET", path)["model_version"])
+
+    def set_model_alias(self, name: str, alias: str, version: int | str) -> ModelVersion:
+        """Point an alias at a version; return that version."""
+        path = f"{API}/registered-models/{segment(name)}/aliases/{segment(alias)}"
+        data = self._session.request("PUT", path, json={"version": int(version)})
+        return ModelVersion.from_dict(data["model_version"])
+
+    def delete_model_alias(self, name: str, alias: str) -> None:
+        """Remove an alias."""
+        self._session.request("DELETE", f"{API}/registered-models/{segment(name)}/aliases/{segment(alias)}")
+
+    def get_model_version_package(self, name: str, version: int | str) -> bytes:
+        """Download a version's package archive (`.tar.gz`). Raises NotFoundError."""
+        path = f"{API}/registered-models/{segment(name)}/versions/{segment(str(version))}/package"
+        return self._session.request_bytes("GET", path)
 
 
 def _assessment_body(

@@ -91,6 +91,16 @@ class HttpSession:
             return self._decode(response, not_found_ok)
         raise ServerUnavailableError(f"no answer from {self.base_url}")  # pragma: no cover - loop always returns
 
+    def request_bytes(self, method: str, path: str) -> bytes:
+        """Send a request and return the raw body of its 2xx answer (downloads); errors as in `request`."""
+        try:
+            response = self._http.request(method, path, headers={"Accept": "*/*"})
+        except httpx.HTTPError as exc:
+            raise error_from_transport(exc, self.base_url) from None
+        if response.status_code >= 400:
+            raise error_from_response(response)
+        return response.content
+
     def _decode(self, response: httpx.Response, not_found_ok: bool) -> Any:
         if response.status_code == 404 and not_found_ok:
             return None

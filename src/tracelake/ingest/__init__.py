@@ -10,6 +10,7 @@ from __future__ import annotations
 from tracelake.ingest.conventions import CONVENTIONS_ATTRIBUTE
 from tracelake.ingest.normalize import counted_span_ids, normalize
 from tracelake.ingest.previews import compute_previews
+from tracelake.ingest.reprice import reprice_span
 from tracelake.ingest.usage import compute_cost, normalize_usage
 from tracelake.ingest.write import BatchSink, write_spans
 
@@ -21,5 +22,6 @@ __all__ = [
     "counted_span_ids",
     "normalize",
     "normalize_usage",
+    "reprice_span",
     "write_spans",
 ]

@@ -22,6 +22,7 @@ from types import ModuleType
 from typing import Any, Final
 
 from tracelake.ingest.conventions._base import make_usage
+from tracelake.ingest.prices import find_price
 from tracelake.model import Cost, TokenUsage
 
 __all__ = ["compute_cost", "normalize_usage"]
@@ -64,7 +65,7 @@ def normalize_usage(
 def compute_cost(
     usage: TokenUsage, model: str, provider: str | None = None, timestamp_ns: int | None = None
 ) -> Cost | None:
-    """Price an LLM call from its token usage, with genai-prices' bundled snapshot.
+    """Price an LLM call from its token usage: the user's price if set, else genai-prices' bundled snapshot.
 
     Cached input tokens are priced at the model's cache-read rate where it has one; they are
     counted as part of `input_tokens`, as OpenAI and OpenTelemetry GenAI report them.
@@ -78,12 +79,15 @@ def compute_cost(
 
     Returns:
         The cost in US dollars, or None when the model is unknown or the counts cannot be priced.
-        Never raises.
+        Never raises. Prices set with `tracelake.ingest.prices` (or its file) win over genai-prices.
     """
     if usage.input_tokens == 0 and usage.output_tokens == 0:
         return None
     when = datetime.fromtimestamp(timestamp_ns / 1e9, tz=timezone.utc) if timestamp_ns else None
     try:
+        override = find_price(model, provider)
+        if override is not None:
+            return override.cost(usage)
         key = (model, provider)
         match = _MODELS.get(key)
         if match is None:

@@ -21,6 +21,15 @@ from tracelake.model._keys import (
     TraceMetadataKey,
 )
 from tracelake.model._record import EventRecord, SpanRecord
+from tracelake.model._registry import (
+    ModelRef,
+    ModelVersion,
+    RegisteredModel,
+    check_alias,
+    check_model_name,
+    check_version,
+    parse_model_uri,
+)
 from tracelake.model._span import AttributeValue, Cost, Span, SpanEvent, SpanStatus, StatusCode, TokenUsage
 from tracelake.model._span_type import SpanType, span_type_name
 from tracelake.model._trace import Trace, TraceData, TraceInfo, TraceState
@@ -39,7 +48,10 @@ __all__ = [
     "EXCEPTION_TYPE",
     "EventRecord",
     "Experiment",
+    "ModelRef",
+    "ModelVersion",
     "PREVIEW_MAX_CHARS",
+    "RegisteredModel",
     "Span",
     "SpanAttributes",
     "SpanEvent",
@@ -56,5 +68,9 @@ __all__ = [
     "TraceMetadataKey",
     "TraceState",
     "WriteResult",
+    "check_alias",
+    "check_model_name",
+    "check_version",
+    "parse_model_uri",
     "span_type_name",
 ]

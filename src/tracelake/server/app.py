@@ -33,7 +33,16 @@ __all__ = ["create_app", "create_app_from_environment"]
 logger = logging.getLogger("tracelake.server")
 
 #: Routers written in other modules, included when present (each module exposes `router`).
-OPTIONAL_ROUTERS: Final = ("tracelake.server.routes.assessments", "tracelake.server.routes.metrics")
+OPTIONAL_ROUTERS: Final = (
+    "tracelake.server.routes.assessments",
+    "tracelake.server.routes.costs",
+    "tracelake.server.routes.metrics",
+    "tracelake.server.routes.registry",
+    "tracelake.server.routes.sessions",
+    "tracelake.server.routes.spans",
+    "tracelake.server.routes.stats",
+    "tracelake.server.routes.ui",
+)
 
 
 def _optional_router(module_name: str) -> APIRouter | None:

@@ -11,12 +11,13 @@ from pathlib import Path
 from sqlalchemy.engine import URL
 
 from tracelake.store.artifacts import ArtifactRepository, LocalArtifactRepository
-from tracelake.store.base import TraceStore
+from tracelake.store.base import ModelRegistryStore, TraceStore
 from tracelake.store.sql import SqlTraceStore
 
 __all__ = [
     "ArtifactRepository",
     "LocalArtifactRepository",
+    "ModelRegistryStore",
     "SqlTraceStore",
     "TraceStore",
     "open_embedded_store",

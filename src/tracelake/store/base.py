@@ -10,10 +10,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from tracelake.model import Assessment, Experiment, Span, Trace, TraceBatch, TraceInfo, WriteResult
+from tracelake.model import (
+    Assessment,
+    Experiment,
+    ModelRef,
+    ModelVersion,
+    RegisteredModel,
+    Span,
+    Trace,
+    TraceBatch,
+    TraceInfo,
+    WriteResult,
+)
 
 if TYPE_CHECKING:
     from tracelake.store.assessments import AssessmentChanges
+    from tracelake.store.sql.costs import CostRecomputation, PriceFunction
 
 
 @runtime_checkable
@@ -37,6 +49,7 @@ class TraceStore(Protocol):
     def get_trace_info(self, trace_id: str) -> TraceInfo: ...
     def get_trace_infos(self, trace_ids: Sequence[str]) -> list[TraceInfo]: ...
     def get_spans(self, trace_id: str) -> list[Span]: ...
+    def get_spans_of(self, trace_ids: Sequence[str]) -> dict[str, list[Span]]: ...
     def get_trace(self, trace_id: str) -> Trace: ...
     def set_trace_tag(self, trace_id: str, key: str, value: str) -> None: ...
     def delete_trace_tag(self, trace_id: str, key: str) -> None: ...
@@ -47,6 +60,9 @@ class TraceStore(Protocol):
         max_traces: int | None = None,
         trace_ids: Sequence[str] | None = None,
     ) -> int: ...
+    def recompute_costs(
+        self, experiment_id: str, price: PriceFunction, since_ms: int | None = None
+    ) -> CostRecomputation: ...
 
     # Assessments (feedback, expectations); `get_trace` and `get_trace_info` carry them too ----------
     def add_assessment(self, assessment: Assessment) -> Assessment: ...
@@ -62,3 +78,34 @@ class TraceStore(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class ModelRegistryStore(Protocol):
+    """The model registry: registered models (`catalog.schema.name`), versions with packages, aliases.
+
+    Implementations: `tracelake.store.SqlTraceStore` (same database and artifact root as the traces).
+    Errors: `InvalidArgumentError` for a bad name, alias or version; `NotFoundError` naming what is
+    missing; `ConflictError` for a model name that is taken.
+    """
+
+    def create_registered_model(
+        self, name: str, description: str | None = None, tags: dict[str, str] | None = None
+    ) -> RegisteredModel: ...
+    def get_registered_model(self, name: str) -> RegisteredModel: ...
+    def list_registered_models(self) -> list[RegisteredModel]: ...
+    def delete_registered_model(self, name: str) -> None: ...
+    def create_model_version(
+        self,
+        name: str,
+        package: bytes,
+        source: str | None = None,
+        description: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> ModelVersion: ...
+    def get_model_version(self, name: str, version: int | str) -> ModelVersion: ...
+    def list_model_versions(self, name: str) -> list[ModelVersion]: ...
+    def resolve_model_version(self, ref: ModelRef) -> ModelVersion: ...
+    def get_model_version_package(self, name: str, version: int | str) -> bytes: ...
+    def set_model_alias(self, name: str, alias: str, version: int | str) -> ModelVersion: ...
+    def delete_model_alias(self, name: str, alias: str) -> None: ...

@@ -37,6 +37,7 @@ class RetentionStore(Protocol):
     def list_experiments(self, include_deleted: bool = False) -> list[Experiment]: ...
     def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> Experiment: ...
     def delete_experiment_tag(self, experiment_id: str, key: str) -> Experiment: ...
+    def sweep_orphan_packs(self, min_age_s: float = 3600.0) -> int: ...
     def delete_traces(
         self,
         experiment_id: str,
@@ -194,8 +195,16 @@ class RetentionWorker:
         """Passes that raised."""
 
     def run_once(self) -> dict[str, int]:
-        """Run one pass now, on the calling thread; return the deleted counts by experiment id."""
-        return enforce_retention(self._store, self._clock(), self._batch_size, self._stop)
+        """Run one pass now, on the calling thread; return the deleted counts by experiment id.
+
+        A pass also sweeps payload packs orphaned by a crash mid-write (see `sweep_orphan_packs`).
+        """
+        deleted = enforce_retention(self._store, self._clock(), self._batch_size, self._stop)
+        if not self._stop.is_set():
+            swept = self._store.sweep_orphan_packs()
+            if swept:
+                logger.info("deleted %d orphaned payload pack(s)", swept)
+        return deleted
 
     def start(self) -> None:
         """Start the thread (a no-op if it is running)."""

@@ -34,6 +34,8 @@ INPUT_MIME: Final = "input.mime_type"
 OUTPUT_VALUE: Final = "output.value"
 OUTPUT_MIME: Final = "output.mime_type"
 MODEL: Final = "llm.model_name"
+# Embedding and reranker spans name their model under their own namespace.
+OTHER_MODELS: Final = ("embedding.model_name", "reranker.model_name")
 PROVIDER: Final = "llm.provider"
 SYSTEM: Final = "llm.system"
 PROMPT_TOKENS: Final = "llm.token_count.prompt"
@@ -67,7 +69,7 @@ def extract(attributes: Mapping[str, Any], out: Extraction) -> None:
     if out.outputs is UNSET:
         _outputs(attributes, out)
     if out.model is None:
-        out.model = as_str(get(MODEL))
+        out.model = as_str(get(MODEL)) or as_str(get(OTHER_MODELS[0])) or as_str(get(OTHER_MODELS[1]))
     if out.provider is None:
         out.provider = as_str(get(PROVIDER)) or as_str(get(SYSTEM))
     if out.usage is None:

@@ -35,6 +35,13 @@ class ArtifactRepository(Protocol):
         """Return the object under `key`; raise `NotFoundError` if there is none."""
         ...
 
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        """Return `length` bytes of the object under `key` from byte `start`; `NotFoundError` if missing.
+
+        Fewer bytes come back only when the object ends sooner.
+        """
+        ...
+
     def list(self, prefix: str = "") -> list[str]:
         """Return the keys under the root that start with `prefix`, sorted."""
         ...

@@ -107,6 +107,20 @@ class LocalArtifactRepository:
         except OSError as exc:
             raise StoreError(f"read artifact {key!r} under {self._root_uri}: {exc}") from exc
 
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        try:
+            fd = os.open(self._path(key), os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+        except FileNotFoundError as exc:
+            raise NotFoundError(f"no artifact {key!r} under {self._root_uri}") from exc
+        except OSError as exc:
+            raise StoreError(f"read artifact {key!r} under {self._root_uri}: {exc}") from exc
+        try:
+            return os.pread(fd, length, start)
+        except OSError as exc:
+            raise StoreError(f"read artifact {key!r} under {self._root_uri}: {exc}") from exc
+        finally:
+            os.close(fd)
+
     def list(self, prefix: str = "") -> list[str]:
         keys: list[str] = []
         try:

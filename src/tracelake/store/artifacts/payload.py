@@ -1,4 +1,8 @@
-"""Trace payloads: the full spans of each trace as compressed JSON objects in an artifact repository.
+"""Per-trace payload objects: how traces written before payload packs keep their spans.
+
+Since migration 0004 the store writes spans into packs (`tracelake.store.artifacts.packs`); this
+module still reads and deletes the per-trace objects of traces written earlier (`payload_format`
+1), and provides the span encoding both layouts share.
 
 Layout, for a trace whose payload URI is `<experiment artifact_location>/traces/<trace_id>`:
 
@@ -23,9 +27,8 @@ import heapq
 import itertools
 import logging
 import os
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
 import orjson
@@ -43,14 +46,9 @@ SUFFIX = ".json.gz"
 #: How `TracePayloads` names a trace's head object among the keys it returns and accepts.
 HEAD_KEY: Final = "(head)"
 
-# Span JSON already shrinks about tenfold at middle levels; higher ones cost write-path time for a few
-# percent more.
-_COMPRESS_LEVEL = 5
-# Segment writes are filesystem metadata operations (create, rename) or object-store requests that
-# release the GIL: a few threads overlap them with each other and with the index statements. More
-# than this only adds contention on a local disk; a thread gets at least this many segments.
-_WRITE_THREADS = 4
-_SEGMENTS_PER_THREAD = 16
+# Measured on typical agent spans (about 3 KB of JSON per trace): level 3 shrinks them 4.2-fold, level
+# 5 4.4-fold for a quarter more compression time on the write path; higher levels gain nothing.
+_COMPRESS_LEVEL = 3
 # A concurrent compaction can delete an object between our listing and our read; a fresh listing
 # then finds the compacted object. More attempts than this means something else is wrong.
 _READ_ATTEMPTS = 5
@@ -100,6 +98,11 @@ class _Names:
 
 
 _names = _Names()
+
+
+def unique_name() -> str:
+    """Return a name part unique across processes and calls (for object keys)."""
+    return _names.next()
 
 
 def _new_key(prefix: str) -> str:
@@ -200,14 +203,6 @@ class TracePayloads:
         self._repository_for(payload_uri).put(key, data)
         return key
 
-    def start_segments(self, segments: Sequence[tuple[str, Sequence[Span], bool]]) -> SegmentWrites:
-        """Start writing one object per (payload URI, spans, first) (see `write_segment`).
-
-        The writes run on worker threads, so the caller can meanwhile do its index work; `finish()`
-        the result to wait for them.
-        """
-        return SegmentWrites(self, segments)
-
     def discard(self, payload_uri: str, key: str) -> None:
         """Delete one object, e.g. a segment whose index rows failed to commit. Never raises."""
         try:
@@ -298,53 +293,3 @@ def _decode_strict(data: bytes, key: str) -> list[Span]:
         return decode_spans(data)
     except (ValueError, OSError, EOFError, KeyError, TypeError):
         raise ValueError(f"undecodable payload object {key}") from None
-
-
-class SegmentWrites:
-    """Object writes in flight (see `TracePayloads.start_segments`).
-
-    A few threads take the segments in turn from one shared iterator: no task object per segment,
-    and after a failure the remaining segments are not written at all.
-    """
-
-    def __init__(self, payloads: TracePayloads, segments: Sequence[tuple[str, Sequence[Span], bool]]) -> None:
-        self._payloads = payloads
-        self._segments = segments
-        self._written: list[tuple[str, str]] = []
-        self._failure: BaseException | None = None
-        self._threads: list[threading.Thread] = []
-        count = min(_WRITE_THREADS, len(segments) // _SEGMENTS_PER_THREAD + 1)
-        if count > 1:
-            # Threads per call rather than a pool kept open: no idle threads, nothing to lose across a fork.
-            todo = iter(segments)
-            self._threads = [threading.Thread(target=self._work, args=(todo,), daemon=True) for _ in range(count)]
-            for thread in self._threads:
-                thread.start()
-
-    def _work(self, todo: Iterator[tuple[str, Sequence[Span], bool]]) -> None:
-        write = self._payloads.write_segment
-        written = self._written
-        for payload_uri, spans, first in todo:  # next() on a shared iterator is atomic under the GIL
-            if self._failure is not None:
-                return
-            try:
-                written.append((payload_uri, write(payload_uri, spans, first=first)))
-            except BaseException as exc:
-                if self._failure is None:
-                    self._failure = exc
-                return
-
-    def finish(self, written: list[tuple[str, str]]) -> None:
-        """Wait for every write; append (payload URI, key) of each stored object to `written`.
-
-        Every successful write is recorded even when another failed, so that the caller can discard
-        them all; then the first failure is raised.
-        """
-        if self._threads:
-            for thread in self._threads:
-                thread.join()
-        else:
-            self._work(iter(self._segments))
-        written.extend(self._written)
-        if self._failure is not None:
-            raise self._failure

@@ -192,6 +192,21 @@ class S3ArtifactRepository:
             finally:
                 body.close()
 
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        if length <= 0:
+            return b""
+        object_key = self._key(key)
+        missing = f"no artifact {key!r} under {self._root_uri}"
+        with _s3_errors(f"read artifact {key!r} under {self._root_uri}", missing=missing):
+            # HTTP byte ranges are inclusive at both ends.
+            body = self._client.get_object(
+                Bucket=self._bucket, Key=object_key, Range=f"bytes={start}-{start + length - 1}"
+            )["Body"]
+            try:
+                return bytes(body.read())
+            finally:
+                body.close()
+
     def list(self, prefix: str = "") -> list[str]:
         keys: list[str] = []
         with _s3_errors(f"list artifacts under {self._root_uri}"):

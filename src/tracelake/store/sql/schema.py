@@ -13,9 +13,11 @@ from sqlalchemy import (
     Column,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -90,7 +92,10 @@ traces = Table(
     Column("output_cost", Float, nullable=True),
     Column("total_cost", Float, nullable=True),
     Column("span_count", Integer, nullable=False, server_default="0"),
-    Column("payload_uri", Text, nullable=False),  # where this trace's span objects live
+    Column("payload_uri", Text, nullable=False),  # where this trace's per-trace objects live (format 1)
+    # 1: spans in per-trace objects under payload_uri (and, for spans that came later, in packs);
+    # 2: spans only in packs (`trace_segments`). Every trace created since migration 0004 is 2.
+    Column("payload_format", SmallInteger, nullable=False, server_default="1"),
     Column("last_update_time", BigInteger, nullable=False),  # ms: for incremental consumers
     Index("ix_traces_experiment_time", "experiment_id", "request_time"),
     Index("ix_traces_experiment_session", "experiment_id", "session_id"),
@@ -146,6 +151,30 @@ spans = Table(
     Index("ix_spans_experiment_type_status", "experiment_id", "span_type", "status"),
 )
 
+# One object per store write holding a compressed member per trace (see store.artifacts.packs).
+payload_packs = Table(
+    "payload_packs",
+    metadata,
+    Column("pack_id", Integer, primary_key=True, autoincrement=True),
+    Column("location", Text, nullable=False),  # the artifact location the pack is under
+    Column("key", String(200), nullable=False),  # its key there: packs/<time>-<unique>.pack
+    Column("size", BigInteger, nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+)
+
+# Where each trace's spans lie: one member per (trace, pack). A trace's spans are the union of its
+# members (and, for payload_format 1, of its per-trace objects).
+trace_segments = Table(
+    "trace_segments",
+    metadata,
+    Column("trace_id", String(32), ForeignKey("traces.trace_id", ondelete="CASCADE"), primary_key=True),
+    Column("pack_id", Integer, ForeignKey("payload_packs.pack_id"), primary_key=True),
+    Column("byte_offset", BigInteger, nullable=False),
+    Column("byte_length", Integer, nullable=False),
+    Column("span_count", Integer, nullable=False),
+    Index("ix_trace_segments_pack", "pack_id"),
+)
+
 assessments = Table(
     "assessments",
     metadata,
@@ -169,4 +198,67 @@ assessments = Table(
     Column("last_update_time_ms", BigInteger, nullable=False),
     Index("ix_assessments_trace_id", "trace_id"),
     Index("ix_assessments_experiment_name_time", "experiment_id", "name", "create_time_ms"),
+)
+
+# The model registry (migration 0003). A registered model is named `catalog.schema.name`; its
+# versions are integers 1, 2, ... and each points at a package under the artifact root.
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("name", String(256), primary_key=True),
+    Column("description", Text, nullable=True),
+    Column("creation_time", BigInteger, nullable=False),  # ms since epoch
+    Column("last_update_time", BigInteger, nullable=False),
+)
+
+registered_model_tags = Table(
+    "registered_model_tags",
+    metadata,
+    Column("name", String(256), ForeignKey("registered_models.name", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("name", String(256), ForeignKey("registered_models.name", ondelete="CASCADE"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("source", Text, nullable=True),  # where the code came from when it was logged
+    Column("artifact_uri", Text, nullable=False),  # the version's package directory
+    Column("status", String(20), nullable=False),  # READY (only validated versions are registered)
+    Column("status_message", Text, nullable=True),
+    Column("description", Text, nullable=True),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_update_time", BigInteger, nullable=False),
+)
+
+model_version_tags = Table(
+    "model_version_tags",
+    metadata,
+    Column("name", String(256), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+    ForeignKeyConstraint(
+        ["name", "version"],
+        ["model_versions.name", "model_versions.version"],
+        name="fk_model_version_tags_name_model_versions",
+        ondelete="CASCADE",
+    ),
+)
+
+registered_model_aliases = Table(
+    "registered_model_aliases",
+    metadata,
+    Column("name", String(256), primary_key=True),
+    Column("alias", String(256), primary_key=True),
+    Column("version", Integer, nullable=False),
+    # Deleting a version deletes the aliases that pointed at it.
+    ForeignKeyConstraint(
+        ["name", "version"],
+        ["model_versions.name", "model_versions.version"],
+        name="fk_registered_model_aliases_name_model_versions",
+        ondelete="CASCADE",
+    ),
 )

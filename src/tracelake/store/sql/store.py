@@ -16,14 +16,20 @@ from sqlalchemy.engine import URL
 from tracelake.exceptions import ConflictError, NotFoundError, StoreError
 from tracelake.model import Assessment, Experiment, Span, Trace, TraceBatch, TraceData, TraceInfo, WriteResult
 from tracelake.store.artifacts import ArtifactRepositories, ArtifactRoots, TracePayloads, check_artifact_location
+from tracelake.store.artifacts.packs import PayloadPacks
 from tracelake.store.assessments import AssessmentChanges, check_assessment
 from tracelake.store.sql import assessments as asm
+from tracelake.store.sql import costs
 from tracelake.store.sql import experiments as exp
+from tracelake.store.sql import segments as seg
 from tracelake.store.sql import traces as tr
 from tracelake.store.sql.batches import check_trace_id, merge_batches
+from tracelake.store.sql.costs import CostRecomputation, PriceFunction
 from tracelake.store.sql.engine import create_store_engine, read_connection, write_transaction
 from tracelake.store.sql.errors import is_retryable, is_unique_violation, store_errors, translate_errors
 from tracelake.store.sql.migrate import upgrade_to_head
+from tracelake.store.sql.model_registry import ModelRegistryMethods
+from tracelake.store.sql.payload_io import PayloadIO
 from tracelake.store.sql.write import WriteOutcome, write_traces
 
 logger = logging.getLogger(__name__)
@@ -36,7 +42,7 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class SqlTraceStore:
+class SqlTraceStore(ModelRegistryMethods):
     """Experiments and traces in a SQL index, span payloads under each experiment's artifact location.
 
     Opening the store migrates the database to the newest schema. SQLite is the embedded default;
@@ -46,6 +52,9 @@ class SqlTraceStore:
     by a lock within the process and by SQLite's write lock (`BEGIN IMMEDIATE`) across processes;
     reads run concurrently (WAL). On PostgreSQL, writers of different traces run in parallel and
     writers of one trace serialise on its row lock.
+
+    The model registry (registered agents, versions, aliases) lives in the same database; its
+    methods come from `ModelRegistryMethods`.
 
     Every error raised is a `tracelake.exceptions.StoreError` (or a `ConfigError` for invalid
     `delete_traces` arguments); driver errors are never leaked.
@@ -80,10 +89,13 @@ class SqlTraceStore:
             self._engine.dispose()
             raise
         self._repositories = ArtifactRepositories()
-        self._payloads = TracePayloads(self._repositories)
+        self._packs = PayloadPacks(self._repositories)
         is_sqlite = self._engine.dialect.name == "sqlite"
         self._write_lock: contextlib.AbstractContextManager[Any] = (
             threading.Lock() if is_sqlite else contextlib.nullcontext()
+        )
+        self._payload_io = PayloadIO(
+            self._engine, self._packs, TracePayloads(self._repositories), lambda: self._write_lock
         )
 
     @property
@@ -256,26 +268,18 @@ class SqlTraceStore:
             try:
                 with self._write_lock, write_transaction(self._engine) as connection:
                     experiment = exp.require_active(connection, key)
-                    write_traces(connection, experiment, incoming, self._payloads, _now_ms(), outcome)
+                    write_traces(connection, experiment, incoming, self._packs, _now_ms(), outcome)
             except BaseException as exc:
-                # Nothing was acknowledged: the segments would only be orphans.
-                for payload_uri, segment in outcome.segments:
-                    self._payloads.discard(payload_uri, segment)
+                # Nothing was acknowledged: the pack would only be an orphan.
+                self._payload_io.delete_packs_after_commit(outcome.packs)
                 if attempt < _WRITE_ATTEMPTS and is_retryable(exc):
                     continue
                 raise
             break
-        self._compact(outcome.to_compact)
+        # After the commit: a crash in between leaves an unreferenced pack (swept later), never an
+        # index row whose spans are gone.
+        self._payload_io.delete_packs_after_commit(outcome.released)
         return WriteResult(outcome.written_spans, outcome.duplicate_spans, len(incoming))
-
-    def _compact(self, payload_uris: Sequence[str]) -> None:
-        # After the commit and outside the lock: compaction changes no content, and a failure (or a
-        # crash) here only leaves the trace with several objects, which read correctly.
-        for payload_uri in payload_uris:
-            try:
-                self._payloads.compact(payload_uri)
-            except StoreError:
-                logger.warning("could not compact the payload objects under %s", payload_uri, exc_info=True)
 
     @store_errors("get trace info")
     def get_trace_info(self, trace_id: str) -> TraceInfo:
@@ -296,13 +300,55 @@ class SqlTraceStore:
     @store_errors("get spans")
     def get_spans(self, trace_id: str) -> list[Span]:
         """Return a trace's spans by start time, parents before children; `NotFoundError` if missing."""
-        with read_connection(self._engine) as connection:
-            payload_uri = tr.payload_uri_of(connection, trace_id)
-        return self._payloads.read_spans(payload_uri)
+        spans = self._payload_io.read_spans([trace_id]).get(trace_id)
+        if spans is None:
+            raise NotFoundError(f"no trace with id {trace_id!r}")
+        return spans
+
+    @store_errors("get spans")
+    def get_spans_of(self, trace_ids: Sequence[str]) -> dict[str, list[Span]]:
+        """Return the spans of several traces at once (missing traces are left out).
+
+        Cheaper than `get_spans` per trace: traces written together share their payload packs,
+        which are then opened once.
+        """
+        return self._payload_io.read_spans(trace_ids)
+
+    @store_errors("sweep orphan packs")
+    def sweep_orphan_packs(self, min_age_s: float = 3600.0) -> int:
+        """Delete payload packs that no index row refers to, older than `min_age_s`; return how many.
+
+        Such packs are left only by a crash between a write's pack and its commit.
+        """
+        return self._payload_io.sweep_orphans(min_age_s)
 
     def get_trace(self, trace_id: str) -> Trace:
         """Return a trace's summary and spans; raise `NotFoundError` if it does not exist."""
         return Trace(info=self.get_trace_info(trace_id), data=TraceData(spans=self.get_spans(trace_id)))
+
+    @store_errors("recompute costs")
+    def recompute_costs(
+        self, experiment_id: str, price: PriceFunction, since_ms: int | None = None
+    ) -> CostRecomputation:
+        """Price the experiment's stored LLM spans again and update their costs and the trace totals.
+
+        See `tracelake.store.sql.costs`: index rows and payloads both get the new costs; running it
+        again completes an interrupted run and changes nothing otherwise.
+
+        Args:
+            experiment_id: the experiment.
+            price: the new cost of a stored span (None: no cost); `tracelake.ingest.reprice_span`.
+            since_ms: only traces that started at or after this time (Unix ms).
+
+        Raises:
+            NotFoundError: the experiment does not exist.
+        """
+        key = exp.parse_experiment_id(experiment_id)
+        with read_connection(self._engine) as connection:
+            experiment = exp.load_experiment(connection, key)
+        return costs.recompute(
+            self._engine, self._packs, self._payload_io, lambda: self._write_lock, experiment, price, since_ms
+        )
 
     @store_errors("set trace tag")
     def set_trace_tag(self, trace_id: str, key: str, value: str) -> None:
@@ -341,14 +387,14 @@ class SqlTraceStore:
         with self._write_lock, write_transaction(self._engine) as connection:
             exp.load_experiment(connection, key)
             doomed = tr.select_for_deletion(connection, key, max_timestamp_ms, max_traces, trace_ids)
-            tr.delete_rows(connection, [trace_id for trace_id, _ in doomed])
-        # Payloads go after the commit: a crash in between leaves unreachable files, never an index
-        # row whose spans are gone.
-        for _, payload_uri in doomed:
-            try:
-                self._payloads.delete_trace(payload_uri)
-            except StoreError:
-                logger.warning("could not delete the payload objects under %s", payload_uri, exc_info=True)
+            doomed_ids = [trace_id for trace_id, _, _ in doomed]
+            pack_ids = seg.pack_ids_of(connection, doomed_ids)
+            tr.delete_rows(connection, doomed_ids)  # their segment rows go with them (ON DELETE CASCADE)
+            released = seg.release_packs(connection, pack_ids)
+        # Payloads go after the commit: a crash in between leaves unreachable objects, never an index
+        # row whose spans are gone. A pack still holding members of live traces stays.
+        self._payload_io.delete_packs_after_commit(released)
+        self._payload_io.delete_legacy_objects([uri for _, uri, legacy in doomed if legacy])
         return len(doomed)
 
     # Assessments ---------------------------------------------------------------------------------
@@ -460,7 +506,8 @@ class SqlTraceStore:
 
 
 if TYPE_CHECKING:
-    from tracelake.store.base import TraceStore
+    from tracelake.store.base import ModelRegistryStore, TraceStore
 
-    # mypy proves here that SqlTraceStore satisfies the protocol.
+    # mypy proves here that SqlTraceStore satisfies the protocols.
     _conforms: type[TraceStore] = SqlTraceStore
+    _conforms_registry: type[ModelRegistryStore] = SqlTraceStore

@@ -96,19 +96,19 @@ def select_for_deletion(
     max_timestamp_ms: int | None,
     max_traces: int | None,
     trace_ids: Sequence[str] | None,
-) -> list[tuple[str, str]]:
-    """Return (trace id, payload URI) of the experiment's traces that `delete_traces` removes.
+) -> list[tuple[str, str, bool]]:
+    """Return (trace id, payload URI, has per-trace objects) of the traces that `delete_traces` removes.
 
     By timestamp: traces whose request time is at most `max_timestamp_ms`, oldest first, at most
     `max_traces` of them. By id: those of `trace_ids` that are in the experiment.
     """
-    columns = (traces.c.trace_id, traces.c.payload_uri)
+    columns = (traces.c.trace_id, traces.c.payload_uri, traces.c.payload_format)
     in_experiment = traces.c.experiment_id == experiment_id
     if trace_ids is not None:
-        found: list[tuple[str, str]] = []
+        found: list[tuple[str, str, bool]] = []
         for chunk in chunks(list(dict.fromkeys(trace_ids))):
             query = select(*columns).where(in_experiment, traces.c.trace_id.in_(chunk))
-            found.extend((row[0], row[1]) for row in connection.execute(query))
+            found.extend((row[0], row[1], row[2] == 1) for row in connection.execute(query))
         return found
     query = (
         select(*columns)
@@ -117,7 +117,7 @@ def select_for_deletion(
     )
     if max_traces is not None:
         query = query.limit(max_traces)
-    return [(row[0], row[1]) for row in connection.execute(query)]
+    return [(row[0], row[1], row[2] == 1) for row in connection.execute(query)]
 
 
 def delete_rows(connection: Connection, trace_ids: Sequence[str]) -> None:

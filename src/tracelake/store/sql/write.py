@@ -11,27 +11,36 @@ Steps, on the caller's write transaction:
    which); that trace is then locked and merged like a stored one.
 3. Read the spans of the stored traces; classify each incoming span as new, completing a stored
    in-progress span, or duplicate.
-4. Write one payload segment per trace holding the new and completed spans — before the index rows
-   commit, so whatever a write acknowledges is readable.
-5. Insert / update span rows, update the summaries of stored traces, upsert tags and metadata: a
-   handful of executemany statements per call whatever its size.
+4. Write one payload pack holding a member per trace with its new and completed spans, on a
+   thread, while the index statements run — before the index rows commit, so whatever a write
+   acknowledges is readable.
+5. Insert / update span rows, update the summaries of stored traces, upsert tags and metadata, and
+   record the pack and where each trace's member lies in it: a handful of executemany statements
+   per call whatever its size.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from tracelake.model import Experiment, Span, StatusCode, TraceMetadataKey, TraceState
-from tracelake.store.artifacts import TracePayloads, join_uri
+from tracelake.store.artifacts import join_uri
+from tracelake.store.artifacts.packs import MemberRange, PayloadPacks, new_pack_key
+from tracelake.store.artifacts.payload import merge_spans, order_spans
+from tracelake.store.sql import segments as seg
 from tracelake.store.sql.batches import IncomingTrace
+from tracelake.store.sql.counting import counted_spans
 from tracelake.store.sql.dialect import chunks, execute_many, insert_ignoring_conflicts, insert_returning, upsert
 from tracelake.store.sql.rows import KEY_MAX, NAME_MAX, USAGE_COLUMNS, clean, clip, ns_to_ms, span_row, usage_values
-from tracelake.store.sql.schema import spans, trace_metadata, trace_tags, traces
+from tracelake.store.sql.schema import payload_packs, spans, trace_metadata, trace_segments, trace_tags, traces
+
+#: `traces.payload_format` of traces whose spans are only in packs (see migration 0004).
+PAYLOAD_FORMAT_PACKS = 2
 
 _SPAN_UPDATE_COLUMNS = (
     "parent_span_id",
@@ -67,6 +76,8 @@ _BLANK_TRACE: dict[str, Any] = {
     "state": TraceState.IN_PROGRESS.value,
     "span_count": 0,
 }
+_INSERT_SEGMENTS = trace_segments.insert()
+_INSERT_PACK = insert(payload_packs).returning(payload_packs.c.pack_id)
 
 # Long-lived statements: execute_many caches their compiled SQL. WHERE parameters of an UPDATE may
 # not share names with the columns it sets, hence the b_ prefixes.
@@ -75,6 +86,9 @@ _UPDATE_SPANS = update(spans).where(
     (spans.c.trace_id == bindparam("b_trace_id")) & (spans.c.span_id == bindparam("b_span_id"))
 )
 _UPDATE_TRACES = update(traces).where(traces.c.trace_id == bindparam("b_trace_id"))
+_UPDATE_COUNTED = update(spans).where(
+    (spans.c.trace_id == bindparam("b_trace_id")) & (spans.c.span_id == bindparam("b_span_id"))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +96,7 @@ class _StoredSpan:
     end_time_ns: int | None
     counted: bool
     usage: Mapping[str, int | float | None]
+    parent_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -90,10 +105,10 @@ class WriteOutcome:
 
     written_spans: int = 0
     duplicate_spans: int = 0
-    segments: list[tuple[str, str]] = field(default_factory=list)
-    """(payload URI, key) of every segment written, to discard them if the transaction fails."""
-    to_compact: list[str] = field(default_factory=list)
-    """Payload URIs of traces whose root has arrived and that now have several objects."""
+    packs: list[tuple[str, str]] = field(default_factory=list)
+    """(location, key) of every pack written, to delete them if the transaction fails."""
+    released: list[tuple[str, str]] = field(default_factory=list)
+    """(location, key) of packs that no trace needs once the transaction commits."""
 
 
 @dataclass(slots=True)
@@ -105,8 +120,12 @@ class _Changes:
     trace_updates: list[dict[str, Any]] = field(default_factory=list)
     tags: list[dict[str, Any]] = field(default_factory=list)
     metadata: list[dict[str, Any]] = field(default_factory=list)
-    segments: list[tuple[str, Sequence[Span], bool]] = field(default_factory=list)
-    """(payload URI, spans, whether the trace is created by this call)."""
+    members: list[tuple[str, Sequence[Span]]] = field(default_factory=list)
+    """(trace id, spans) of each member of the pack this call writes."""
+    to_compact: list[int] = field(default_factory=list)
+    """Indexes in `members` of traces whose root arrived now and that have earlier members."""
+    recounted: list[dict[str, Any]] = field(default_factory=list)
+    """Stored spans whose `counted` flips because an ancestor with usage arrived (see counting.py)."""
 
     def add_keys(self, trace_id: str, trace: IncomingTrace) -> None:
         if trace.tags:
@@ -119,7 +138,7 @@ def write_traces(
     connection: Connection,
     experiment: Experiment,
     incoming: Mapping[str, IncomingTrace],
-    payloads: TracePayloads,
+    packs: PayloadPacks,
     now_ms: int,
     outcome: WriteOutcome,
 ) -> None:
@@ -138,20 +157,85 @@ def write_traces(
         stored_ids = [trace_id for trace_id in ids if trace_id in rows]
         _merge_into_stored(connection, rows, incoming, stored_ids, now_ms, changes, outcome)
 
-    writes = payloads.start_segments(changes.segments)
+    if not changes.members:
+        return  # only duplicates
+    old_packs = _compact_members(connection, packs, changes) if changes.to_compact else set()
+    location, key = experiment.artifact_location, new_pack_key()
+    # Recorded before the write starts: if anything below fails, the caller deletes the pack.
+    outcome.packs.append((location, key))
+    pack = packs.start_write(location, key, [member for _, member in changes.members])
     try:
         execute_many(connection, _INSERT_SPANS, changes.new_spans)
         execute_many(connection, _UPDATE_SPANS, changes.changed_spans)
+        execute_many(connection, _UPDATE_COUNTED, changes.recounted)
         execute_many(connection, _UPDATE_TRACES, changes.trace_updates)
         upsert(connection, trace_tags, changes.tags, ("trace_id", "key"), ("value",))
         upsert(connection, trace_metadata, changes.metadata, ("trace_id", "key"), ("value",))
     except BaseException:
-        # Wait anyway, so that the caller can discard every segment written; the statement's error
+        # Wait anyway, so that the caller's cleanup finds the pack written; the statement's error
         # is the one worth reporting.
         with contextlib.suppress(Exception):
-            writes.finish(outcome.segments)
+            pack.finish()
         raise
-    writes.finish(outcome.segments)
+    ranges, size = pack.finish()
+    record_pack(connection, location, key, size, now_ms, changes.members, ranges)
+    if old_packs:
+        outcome.released.extend(seg.release_packs(connection, old_packs))
+
+
+def _compact_members(connection: Connection, packs: PayloadPacks, changes: _Changes) -> set[int]:
+    """Fold the earlier members of traces whose root arrived into the member this call writes.
+
+    A finished trace is then one member, read with one ranged read. Nobody changes these traces'
+    members meanwhile: this transaction holds their row locks (SQLite: the database's write lock).
+    Returns the packs that held the folded members, to release once their segment rows are gone.
+    """
+    trace_ids = [changes.members[index][0] for index in changes.to_compact]
+    index = seg.load_payload_index(connection, trace_ids)
+    by_pack: dict[tuple[str, str], list[tuple[str, MemberRange]]] = {}
+    for trace_id in trace_ids:
+        for segment in index[trace_id].segments:
+            by_pack.setdefault((segment.location, segment.key), []).append((trace_id, segment.member))
+    earlier: dict[str, list[Sequence[Span]]] = {trace_id: [] for trace_id in trace_ids}
+    for (location, key), members in by_pack.items():
+        decoded = packs.read_members(location, key, [member for _, member in members])
+        for (trace_id, _), spans_ in zip(members, decoded, strict=True):
+            earlier[trace_id].append(spans_)
+    old_packs: set[int] = set()
+    for member_index in changes.to_compact:
+        trace_id, fresh = changes.members[member_index]
+        # Fresh spans last: a span completed now replaces its stored in-progress version.
+        changes.members[member_index] = (trace_id, order_spans(merge_spans([*earlier[trace_id], fresh])))
+        pack_ids = {segment.pack_id for segment in index[trace_id].segments}
+        seg.delete_segments(connection, trace_id, pack_ids)
+        old_packs |= pack_ids
+    return old_packs
+
+
+def record_pack(
+    connection: Connection,
+    location: str,
+    key: str,
+    size: int,
+    now_ms: int,
+    members: Sequence[tuple[str, Sequence[Span]]],
+    ranges: Sequence[Any],
+) -> int:
+    """Insert a pack's row and one segment row per member; return the pack's id."""
+    values = {"location": location, "key": key, "size": size, "created_time": now_ms}
+    pack_id = int(connection.execute(_INSERT_PACK, values).scalar_one())
+    rows = [
+        {
+            "trace_id": trace_id,
+            "pack_id": pack_id,
+            "byte_offset": member.offset,
+            "byte_length": member.length,
+            "span_count": len(spans),
+        }
+        for (trace_id, spans), member in zip(members, ranges, strict=True)
+    ]
+    execute_many(connection, _INSERT_SEGMENTS, rows)
+    return pack_id
 
 
 def _insert_new_traces(
@@ -187,6 +271,7 @@ def _insert_new_traces(
         row["experiment_id"] = experiment_id
         # Fixed at first write: later changes of the experiment's location move nothing.
         row["payload_uri"] = join_uri(location, "traces", trace_id)
+        row["payload_format"] = PAYLOAD_FORMAT_PACKS
         trace_rows.append(row)
 
     if connection.dialect.name == "postgresql":
@@ -207,7 +292,7 @@ def _insert_new_traces(
         counted_ids = trace.counted_span_ids
         fresh = list(trace.spans.values())
         new_spans.extend(span_row(span, experiment_id, span.span_id in counted_ids) for span in fresh)
-        changes.segments.append((row["payload_uri"], fresh, True))
+        changes.members.append((trace_id, fresh))
         changes.add_keys(trace_id, trace)
         outcome.written_spans += len(fresh)
         outcome.duplicate_spans += trace.duplicates
@@ -231,12 +316,17 @@ def _merge_into_stored(
         fresh: list[Span] = []
         deltas: dict[str, int | float | None] = dict.fromkeys(USAGE_COLUMNS)
         span_count = row["span_count"]
+        # The batch's own count cannot see stored ancestors, nor stored descendants it now covers.
+        # Most traces have no usage at all: then nothing counts and the graph need not be built.
+        counted_ids: Set[str] = trace.counted_span_ids
+        if known and (counted_ids or any(old.counted for old in known.values())):
+            counted_ids = _counted_with_stored(known, trace)
         for span in trace.spans.values():
             old = known.get(span.span_id)
             if old is not None and not (old.end_time_ns is None and span.end_time_ns is not None):
                 outcome.duplicate_spans += 1
                 continue
-            counted = span.span_id in trace.counted_span_ids
+            counted = span.span_id in counted_ids
             span_values = span_row(span, row["experiment_id"], counted)
             if old is None:
                 changes.new_spans.append(span_values)
@@ -248,12 +338,17 @@ def _merge_into_stored(
             fresh.append(span)
         if not fresh:
             continue  # only duplicates: a replayed batch changes nothing, not even tags
+        for span_id, old in known.items():
+            if old.counted != (span_id in counted_ids) and span_id not in trace.spans:
+                now_counted = not old.counted
+                changes.recounted.append({"b_trace_id": trace_id, "b_span_id": span_id, "counted": int(now_counted)})
+                _add_usage(deltas, old.usage if now_counted else {}, old)
         outcome.written_spans += len(fresh)
-        changes.segments.append((row["payload_uri"], fresh, False))
+        changes.members.append((trace_id, fresh))
         update_values = _summarise(row, trace, fresh, deltas, span_count, now_ms)
         changes.trace_updates.append(update_values)
-        if known and update_values["root_span_id"] is not None:
-            outcome.to_compact.append(row["payload_uri"])
+        if known and update_values["root_span_id"] is not None and row["payload_format"] == PAYLOAD_FORMAT_PACKS:
+            changes.to_compact.append(len(changes.members) - 1)
         changes.add_keys(trace_id, trace)
 
 
@@ -267,16 +362,29 @@ def _select_for_update(connection: Connection, ids: Sequence[str]) -> dict[str, 
 
 
 def _stored_spans(connection: Connection, ids: Sequence[str]) -> dict[str, dict[str, _StoredSpan]]:
-    columns = [spans.c.trace_id, spans.c.span_id, spans.c.end_time_ns, spans.c.counted]
+    columns = [spans.c.trace_id, spans.c.span_id, spans.c.end_time_ns, spans.c.counted, spans.c.parent_span_id]
     columns += [spans.c[name] for name in USAGE_COLUMNS]
     stored: dict[str, dict[str, _StoredSpan]] = {}
     for chunk in chunks(ids):
         for row in connection.execute(select(*columns).where(spans.c.trace_id.in_(chunk))).mappings():
             usage = {name: row[name] for name in USAGE_COLUMNS}
             stored.setdefault(row["trace_id"], {})[row["span_id"]] = _StoredSpan(
-                row["end_time_ns"], bool(row["counted"]), usage
+                row["end_time_ns"], bool(row["counted"]), usage, row["parent_span_id"]
             )
     return stored
+
+
+def _counted_with_stored(known: Mapping[str, _StoredSpan], trace: IncomingTrace) -> Set[str]:
+    """Return the spans of the trace, stored or incoming, whose usage counts in its totals."""
+    parents = {span_id: old.parent_id for span_id, old in known.items()}
+    with_usage = {span_id for span_id, old in known.items() if old.usage.get("total_tokens") is not None}
+    for span_id, span in trace.spans.items():
+        parents[span_id] = span.parent_id
+        if span.token_usage is not None:
+            with_usage.add(span_id)
+        else:
+            with_usage.discard(span_id)
+    return counted_spans(parents, with_usage)
 
 
 def _renamed_keys(values: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,150 @@
+"""Reading, compacting and deleting trace payloads, driven by the SQL index of pack members.
+
+`SqlTraceStore` delegates here everything that touches payload objects outside a write: reading a
+trace's spans (its pack members, plus per-trace objects of traces written before packs existed),
+deleting the packs no trace refers to any more, and sweeping packs orphaned by a crash between
+their write and their transaction's commit. (Writes, and the compaction of a finished trace's
+members into one, are in `tracelake.store.sql.write`.)
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from tracelake.exceptions import NotFoundError, StoreError
+from tracelake.model import Span
+from tracelake.store.artifacts import TracePayloads
+from tracelake.store.artifacts.packs import PACK_FOLDER, PACK_SUFFIX, MemberRange, PayloadPacks
+from tracelake.store.artifacts.payload import merge_spans, order_spans
+from tracelake.store.sql import segments as seg
+from tracelake.store.sql.engine import read_connection
+from tracelake.store.sql.schema import experiments
+
+logger = logging.getLogger(__name__)
+
+# A compaction or a deletion can remove a member between our reading the index and reading the
+# member; the index read again then points at the new place. More attempts mean something is wrong.
+_READ_ATTEMPTS = 5
+#: Packs younger than this are never swept: their write may still be about to commit.
+ORPHAN_MIN_AGE_S = 3600.0
+
+
+class PayloadIO:
+    """Payload reads, compaction and garbage collection for one store."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        packs: PayloadPacks,
+        objects: TracePayloads,
+        write_lock: Callable[[], AbstractContextManager[Any]],
+    ) -> None:
+        self._engine = engine
+        self._packs = packs
+        self._objects = objects
+        self._write_lock = write_lock
+
+    # Reading -------------------------------------------------------------------------------------
+
+    def read_spans(self, trace_ids: Sequence[str]) -> dict[str, list[Span]]:
+        """Return the spans of each existing trace, parents first by start time (missing traces are left out)."""
+        result: dict[str, list[Span]] = {}
+        pending = list(dict.fromkeys(trace_ids))
+        for _ in range(_READ_ATTEMPTS):
+            with read_connection(self._engine) as connection:
+                index = seg.load_payload_index(connection, pending)
+            retry: list[str] = []
+            for trace_id, spans in self._read_indexed(index).items():
+                if spans is None:
+                    retry.append(trace_id)
+                else:
+                    result[trace_id] = spans
+            if not retry:
+                return result
+            pending = retry
+        raise StoreError(f"read the spans of {pending[0]}: its payload kept moving while reading")
+
+    def _read_indexed(self, index: dict[str, seg.PayloadIndex]) -> dict[str, list[Span] | None]:
+        # Members of all the traces, grouped by pack: one repository lookup per pack.
+        by_pack: dict[tuple[str, str], list[tuple[str, MemberRange]]] = {}
+        for trace_id, where in index.items():
+            for segment in where.segments:
+                by_pack.setdefault((segment.location, segment.key), []).append((trace_id, segment.member))
+        objects: dict[str, list[list[Span]]] = {trace_id: [] for trace_id in index}
+        moved: set[str] = set()
+        for (location, key), members in by_pack.items():
+            try:
+                decoded = self._packs.read_members(location, key, [member for _, member in members])
+            except NotFoundError:
+                moved.update(trace_id for trace_id, _ in members)
+                continue
+            for (trace_id, _), spans in zip(members, decoded, strict=True):
+                objects[trace_id].append(spans)
+        for trace_id, where in index.items():
+            if where.legacy_objects and trace_id not in moved:
+                objects[trace_id].append(self._objects.read_spans(where.payload_uri))
+        return {
+            trace_id: None if trace_id in moved else order_spans(merge_spans(parts))
+            for trace_id, parts in objects.items()
+        }
+
+    # Deletion ------------------------------------------------------------------------------------
+
+    def delete_packs_after_commit(self, packs: Sequence[tuple[str, str]]) -> None:
+        """Delete pack objects that the committed index no longer refers to (logged, never raised)."""
+        self._delete_packs(packs)
+
+    def _delete_packs(self, packs: Sequence[tuple[str, str]]) -> None:
+        for location, key in packs:
+            try:
+                self._packs.delete(location, key)
+            except StoreError:
+                logger.warning("could not delete payload pack %s/%s", location, key, exc_info=True)
+
+    def delete_legacy_objects(self, payload_uris: Sequence[str]) -> None:
+        """Delete the per-trace objects of deleted traces written before packs (logged, never raised)."""
+        for payload_uri in payload_uris:
+            try:
+                self._objects.delete_trace(payload_uri)
+            except StoreError:
+                logger.warning("could not delete the payload objects under %s", payload_uri, exc_info=True)
+
+    def sweep_orphans(self, min_age_s: float = ORPHAN_MIN_AGE_S) -> int:
+        """Delete packs older than `min_age_s` that no index row knows: left by a crash mid-write.
+
+        Returns how many were deleted.
+        """
+        with read_connection(self._engine) as connection:
+            locations = list(connection.execute(select(experiments.c.artifact_location).distinct()).scalars())
+        cutoff_ns = time.time_ns() - int(min_age_s * 1e9)
+        swept = 0
+        for location in locations:
+            try:
+                repository = self._packs.repository(location)
+                keys = [key for key in repository.list(PACK_FOLDER + "/") if _pack_time_ns(key) < cutoff_ns]
+            except StoreError:
+                logger.warning("could not list the packs under %s", location, exc_info=True)
+                continue
+            if not keys:
+                continue
+            with read_connection(self._engine) as connection:
+                known = seg.known_pack_keys(connection, location, keys)
+            orphans = [(location, key) for key in keys if key not in known]
+            self._delete_packs(orphans)
+            swept += len(orphans)
+        return swept
+
+
+def _pack_time_ns(key: str) -> int:
+    """Return the write time in a pack's key, or a huge number if the key is not a pack's (never swept)."""
+    name = key.rpartition("/")[2]
+    if not name.endswith(PACK_SUFFIX):
+        return 1 << 62
+    stamp = name.partition("-")[0]
+    return int(stamp) if stamp.isdigit() else 1 << 62
