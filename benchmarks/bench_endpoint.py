@@ -51,7 +51,8 @@ class Trivial(ResponsesAgent):
 port, tracing, home = int(sys.argv[1]), sys.argv[2] != "off", sys.argv[3]
 tracking_uri = sys.argv[4] if len(sys.argv) > 4 else None
 settings = EndpointSettings(
-    endpoint_name="bench", experiment_name="bench", home=home, tracing=tracing, tracking_uri=tracking_uri
+    endpoint_name="bench", experiment_name="bench", home=home, tracing=tracing, tracking_uri=tracking_uri,
+    freeze_gc=True,  # as `tracelake serve` runs it
 )
 uvicorn.run(create_endpoint_app(Trivial(), settings), host="127.0.0.1", port=port, log_level="warning",
             access_log=False)

@@ -16,10 +16,11 @@ counts acknowledged spans over the wall time of the timed requests, after 4 warm
   The same protobuf spans are turned into MLflow `Span` objects beforehand (`Span.from_otel_proto`,
   untimed), so the timed part is the client's serialisation and the server's ingest. The spans
   MLflow stored are counted in its database afterwards.
-- Overrun: `--overrun-senders` senders (default 48, three times the server's ingest queue) post as
+- Overrun: `--overrun-senders` senders (default 32, twice the server's ingest queue) post as
   fast as they can to a tracelake server (SQLite), waiting only 50 ms after a 429 instead of the
   `Retry-After` second; reports the 429s and the server's peak RSS, against its RSS after the
-  warm-up — bounded memory means many 429s and a peak close to the normal run's.
+  warm-up — bounded memory means many 429s and a peak close to the normal run's. A request that
+  fails outright (no answer within 60 s, a dropped connection) is counted as status 0 and sent again.
 
 The server's resident memory is sampled every 50 ms from /proc. Usage:
 python benchmarks/bench_ingest.py [--quick] [--json out.json] [--requests N] [--mlflow-requests N]
@@ -148,7 +149,11 @@ def tracelake_server(home: str, database: str | None, workers: int) -> Iterator[
         yield process, url
     finally:
         process.terminate()
-        process.wait(30)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(30)
 
 
 def _free_port() -> int:
@@ -237,7 +242,10 @@ def send_all(
     def run(part: list[Any]) -> None:
         for item in part:
             while True:
-                status, retry_after = post(item)
+                try:
+                    status, retry_after = post(item)
+                except httpx.HTTPError:  # a timeout or a dropped connection: counted as status 0, sent again
+                    status, retry_after = 0, 0.1
                 with lock:
                     statuses[status] = statuses.get(status, 0) + 1
                 if status == 200:
@@ -262,7 +270,7 @@ def _otlp_poster(url: str) -> tuple[Callable[[bytes], tuple[int, float]], Callab
     def post(body: bytes) -> tuple[int, float]:
         client = getattr(local, "client", None)
         if client is None:
-            client = local.client = httpx.Client(timeout=120)
+            client = local.client = httpx.Client(timeout=60)
             clients.append(client)
         response = client.post(url + "/v1/traces", content=body, headers=headers)
         return response.status_code, float(response.headers.get("retry-after", "0.1"))
@@ -488,7 +496,7 @@ def main() -> None:
     arguments.add_argument("--postgres", help="PostgreSQL server URL: also ingest into a throwaway database there")
     arguments.add_argument("--database", help="(older spelling of --postgres with a database URL)")
     arguments.add_argument("--no-mlflow", action="store_true")
-    arguments.add_argument("--overrun-senders", type=int, default=48, help="0 skips the overrun run")
+    arguments.add_argument("--overrun-senders", type=int, default=32, help="0 skips the overrun run")
     arguments.add_argument("--workers", type=int, default=1)
     arguments.add_argument("--dir", help="parent folder of the servers' temp folders")
     options = arguments.parse_args()

@@ -3,7 +3,7 @@
 The stores are the datasets of `_dataset.py`, shared with `bench_search.py` and cached (a day of
 agent traffic: 3-10 spans per trace of which 1-3 LLM calls with a model, tokens and cost, tags
 `feature` and `release`, metadata `environment`, 3% errors, 0.5% in progress). Each case runs once
-to warm the caches, then `--reps` times; the median wall time is reported (and, on SQLite, where the
+to warm the caches, then `--reps` times (default 3); the median wall time is reported (and, on SQLite, where the
 query runs in this process, its CPU time). Target: every metric of a day in hourly buckets,
 ungrouped, under 1 s.
 
@@ -87,7 +87,7 @@ def markdown(result: dict[str, Any]) -> str:
 def main() -> None:
     arguments = parser(__doc__.splitlines()[0])
     arguments.add_argument("-n", "--traces", type=int, default=1_000_000)
-    arguments.add_argument("--reps", type=int, default=5)
+    arguments.add_argument("--reps", type=int, default=3)
     arguments.add_argument("--postgres", help="a PostgreSQL server URL: also benchmark a dataset database there")
     arguments.add_argument("--rebuild", action="store_true", help="rebuild the datasets even when cached")
     arguments.add_argument("--cache", type=Path, default=_dataset.CACHE)

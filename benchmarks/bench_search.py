@@ -175,7 +175,12 @@ def _bench_rest(dataset: Dataset, reps: int) -> list[dict[str, Any]]:
 
                 stats, trace = _time(get, reps, 8)
                 results.append(
-                    {"case": "get trace with spans", "via": "REST", **stats, "rows": len(trace["data"]["spans"])}
+                    {
+                        "case": "get trace with spans",
+                        "via": "REST",
+                        **stats,
+                        "rows": len(trace["trace"]["data"]["spans"]),
+                    }
                 )
                 _report(dataset, results[-1])
         finally:

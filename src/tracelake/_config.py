@@ -133,6 +133,15 @@ TOKEN: Param[str | None] = Param(
     None,
     "Bearer token sent to the tracking server with every export and API request.",
 )
+CLIENT_ID: Param[str | None] = Param(
+    "TRACELAKE_CLIENT_ID",
+    _parse_str,
+    None,
+    "A service principal's client id; with TRACELAKE_CLIENT_SECRET, exchanged for short-lived tokens.",
+)
+CLIENT_SECRET: Param[str | None] = Param(
+    "TRACELAKE_CLIENT_SECRET", _parse_str, None, "The secret of TRACELAKE_CLIENT_ID (never sent anywhere else)."
+)
 EXPORT_TIMEOUT_MS: Param[int] = Param(
     "TRACELAKE_EXPORT_TIMEOUT_MS",
     _parse_positive_int,
@@ -161,6 +170,41 @@ PRICES_FILE: Param[str | None] = Param(
     "JSON (or YAML) file of model prices that add to or override genai-prices' table; re-read when it changes.",
 )
 
+
+def _parse_positive_float(raw: str) -> float:
+    value = float(raw)
+    if not value > 0:
+        raise ValueError("expected a positive number")
+    return value
+
+
+# Scorers' LLM judges (tracelake.monitoring): any OpenAI-compatible endpoint; see docs/scorers.md.
+JUDGE_BASE_URL: Param[str] = Param(
+    "TRACELAKE_JUDGE_BASE_URL",
+    _parse_str,
+    "https://api.openai.com/v1",
+    "Base URL of the OpenAI-compatible endpoint LLM judges call (chat completions).",
+)
+JUDGE_MODEL: Param[str] = Param("TRACELAKE_JUDGE_MODEL", _parse_str, "gpt-4o-mini", "Model LLM judges ask.")
+JUDGE_API_KEY: Param[str | None] = Param(
+    "TRACELAKE_JUDGE_API_KEY", _parse_str, None, "API key sent to the judge endpoint as a bearer token."
+)
+JUDGE_TIMEOUT_S: Param[float] = Param(
+    "TRACELAKE_JUDGE_TIMEOUT_S", _parse_positive_float, 60.0, "Longest one judge call may take, in seconds."
+)
+JUDGE_EXPERIMENT: Param[str | None] = Param(
+    "TRACELAKE_JUDGE_EXPERIMENT",
+    _parse_str,
+    None,
+    "Experiment that receives the traces of judge calls (default: `<experiment>-judges`).",
+)
+SCORER_CONCURRENCY: Param[int] = Param(
+    "TRACELAKE_SCORER_CONCURRENCY",
+    _parse_positive_int,
+    8,
+    "Scorer calls (judge requests) in flight at once per worker.",
+)
+
 ALL_PARAMS: tuple[Param[Any], ...] = (
     TRACKING_URI,
     HOME,
@@ -174,10 +218,18 @@ ALL_PARAMS: tuple[Param[Any], ...] = (
     BATCH_SIZE,
     EXPORT_INTERVAL_MS,
     TOKEN,
+    CLIENT_ID,
+    CLIENT_SECRET,
     EXPORT_TIMEOUT_MS,
     SPOOL_DIR,
     SPOOL_MAX_BYTES,
     PRICES_FILE,
+    JUDGE_BASE_URL,
+    JUDGE_MODEL,
+    JUDGE_API_KEY,
+    JUDGE_TIMEOUT_S,
+    JUDGE_EXPERIMENT,
+    SCORER_CONCURRENCY,
 )
 
 

@@ -32,6 +32,7 @@ from typing import Any, cast
 
 from tracelake import _config
 from tracelake.client import Client
+from tracelake.client._auth import ClientCredentialsAuth
 from tracelake.model import Assessment, Experiment, ModelRef, ModelVersion, RegisteredModel, SpanRecord, Trace
 from tracelake.tracing._errors import log_once
 from tracelake.tracing.export._sink import ExperimentRef, SpanSink
@@ -318,6 +319,15 @@ def spool_folder(root: Path, server_url: str) -> Path:
     return root / f"{readable}-{digest}"
 
 
+def client_credentials(server_url: str, env: Mapping[str, str]) -> ClientCredentialsAuth | None:
+    """Return the token-exchanging auth of TRACELAKE_CLIENT_ID + TRACELAKE_CLIENT_SECRET, if both are set."""
+    client_id = _config.CLIENT_ID.resolve(None, env)
+    client_secret = _config.CLIENT_SECRET.resolve(None, env)
+    if not client_id or not client_secret:
+        return None
+    return ClientCredentialsAuth(server_url, client_id, client_secret)
+
+
 def make_remote_sink(server_url: str, env: Mapping[str, str], home: str | None = None) -> SpanSink:
     """Build the sink of remote mode from TRACELAKE_* settings in `env`.
 
@@ -339,6 +349,7 @@ def make_remote_sink(server_url: str, env: Mapping[str, str], home: str | None =
         url + OTLP_PATH,
         headers={"Authorization": f"Bearer {token}"} if token else None,
         timeout_s=timeout_s,
+        auth=None if token else client_credentials(url, env),
     )
     spool = DiskSpool(spool_folder(spool_root.expanduser().resolve(), url), max_bytes) if max_bytes > 0 else None
     sink: object = RemoteSink(sender, spool)
@@ -352,7 +363,12 @@ class ClientBackend:
 
     def __init__(self, server_url: str, env: Mapping[str, str] | None = None, *, client: Client | None = None) -> None:
         environ = _config.environ() if env is None else env
-        self.client = client or Client(server_url, token=_config.TOKEN.resolve(None, environ))
+        self.client = client or Client(
+            server_url,
+            token=_config.TOKEN.resolve(None, environ),
+            client_id=_config.CLIENT_ID.resolve(None, environ),
+            client_secret=_config.CLIENT_SECRET.resolve(None, environ),
+        )
 
     def search_traces(
         self,

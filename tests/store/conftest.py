@@ -18,7 +18,11 @@ from postgres_db import BACKENDS
 from postgres_db import postgres_database as shared_postgres_database
 from tracelake.store import SqlTraceStore
 
-_TABLES = "experiments, experiment_tags, traces, trace_tags, trace_metadata, spans, trace_segments, payload_packs"
+_TABLES = (
+    "experiments, experiment_tags, traces, trace_tags, trace_metadata, spans, trace_segments, payload_packs,"
+    " archive_settings, archive_state, scorers, scorer_runs,"
+    " auth_principals, auth_tokens, auth_sessions, auth_permissions, auth_audit_log"
+)
 
 
 @contextmanager

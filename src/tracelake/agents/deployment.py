@@ -63,6 +63,32 @@ def tracking_environment() -> dict[str, str]:
     return environment
 
 
+def endpoint_credentials(endpoint_name: str, experiment: str, model_name: str) -> dict[str, str]:
+    """Give an endpoint its own service principal when the tracking server requires authentication.
+
+    The principal gets CAN_EDIT on the endpoint's experiment (created if missing) and CAN_READ on the
+    registered model it serves (to load its package), nothing else; the deployer needs CAN_MANAGE on
+    both to grant them. Returns its `TRACELAKE_CLIENT_ID` and `TRACELAKE_CLIENT_SECRET`, or {} for an
+    embedded store or a server without auth.
+    """
+    from tracelake.exceptions import NotFoundError
+
+    client = getattr(_setup.get_backend(), "client", None)
+    if client is None:
+        return {}
+    try:
+        if not client.whoami().get("auth_enabled"):
+            return {}
+    except NotFoundError:  # a server from before authentication existed
+        return {}
+    found = client.get_experiment_by_name(experiment) or client.create_experiment(experiment)
+    created = client.create_service_principal(f"endpoint {endpoint_name}")
+    client_id = created["client_id"]
+    client.grant_permission("experiment", found.experiment_id, client_id, "CAN_EDIT")
+    client.grant_permission("registered_model", model_name, client_id, "CAN_READ")
+    return {"TRACELAKE_CLIENT_ID": client_id, "TRACELAKE_CLIENT_SECRET": created["client_secret"]}
+
+
 def _url(host: str, port: int) -> str:
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else ("[::1]" if host == "::" else host)
     if ":" in shown and not shown.startswith("["):
@@ -124,6 +150,11 @@ def deploy(
     command += ["--experiment", experiment, "--host", host, "--port", str(port)]
     child_env = {**os.environ, **tracking_environment(), **(env or {})}
     child_env.pop("TRACELAKE_EXPERIMENT_ID", None)  # --experiment decides
+    credentials = endpoint_credentials(name, experiment, version.name)
+    if credentials:
+        # The endpoint acts as itself, never with the deployer's own token.
+        child_env.pop("TRACELAKE_TOKEN", None)
+        child_env.update(credentials)
     with open(log_file, "ab") as log:
         log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(command)}\n".encode())
         log.flush()

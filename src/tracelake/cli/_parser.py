@@ -197,6 +197,14 @@ def _add_server(commands: argparse._SubParsersAction[_Parser], common: _Parser) 
     server.add_argument(
         "--ingest-queue", metavar="N", type=positive_int, help="OTLP requests in progress before 429 (default 16)"
     )
+    server.add_argument(
+        "--auth", action="store_true", help="require sign-in and check permissions (default off on 127.0.0.1 only)"
+    )
+    server.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        help="serve a non-loopback address without authentication (anyone who can connect can read and write)",
+    )
     server.set_defaults(handler="tracelake.cli.server:run")
 
     db = commands.add_parser("db", parents=[common], help="manage the database schema")
@@ -305,6 +313,130 @@ def _add_endpoints(commands: argparse._SubParsersAction[_Parser], common: _Parse
     logs.set_defaults(handler=f"{module}:logs")
 
 
+def _add_archive(commands: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
+    module = "tracelake.cli.archive"
+    archive = commands.add_parser("archive", parents=[common], help="archive traces to Delta Lake tables")
+    actions = archive.add_subparsers(title="commands", metavar="COMMAND", required=True)
+
+    enable = actions.add_parser("enable", parents=[common], help="archive an experiment to a folder or s3:// URI")
+    _add_experiment_selector(enable, required=True, many=False)
+    enable.add_argument("--location", metavar="URI", required=True, help="folder or s3://bucket/prefix of the tables")
+    enable.add_argument(
+        "--interval", metavar="DURATION", type=duration_ms, default=900_000, help="sync period, e.g. 30s, 15m (default)"
+    )
+    enable.set_defaults(handler=f"{module}:enable")
+
+    disable = actions.add_parser("disable", parents=[common], help="stop archiving an experiment (tables stay)")
+    _add_experiment_selector(disable, required=True, many=False)
+    disable.set_defaults(handler=f"{module}:disable")
+
+    sync = actions.add_parser("sync", parents=[common], help="sync an experiment's archive now, with progress")
+    _add_experiment_selector(sync, required=True, many=False)
+    sync.add_argument("--backfill", action="store_true", help="take every change up to now (no settle window)")
+    sync.add_argument("--batch-size", metavar="N", type=positive_int, default=2000, help="traces per Delta commit")
+    sync.set_defaults(handler=f"{module}:sync")
+
+    status = actions.add_parser("status", parents=[common], help="lag, last sync, errors and rows per experiment")
+    _add_experiment_selector(status, required=False, many=False)
+    status.add_argument("--json", action="store_true", help="print one JSON object per experiment")
+    status.set_defaults(handler=f"{module}:status")
+
+    monitor = commands.add_parser("monitor", parents=[common], help="run archive syncs and scorers on schedule")
+    monitor.add_argument("--tick", metavar="SECONDS", type=float, default=1.0, help="pause between rounds (default 1)")
+    monitor.add_argument("--once", action="store_true", help="run what is due once, then exit")
+    monitor.set_defaults(handler=f"{module}:monitor")
+
+    sql = commands.add_parser("sql", parents=[common], help="query an experiment's archive with DuckDB")
+    sql.add_argument("query", metavar="SQL", help='e.g. "SELECT state, count(*) FROM traces GROUP BY 1"')
+    _add_experiment_selector(sql, required=True, many=False)
+    sql.add_argument("--json", action="store_true", help="print one JSON object per row")
+    sql.set_defaults(handler=f"{module}:sql")
+
+
+def _add_auth(commands: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
+    module = "tracelake.cli.auth"
+    users = commands.add_parser("users", parents=[common], help="manage the server's users (on its database)")
+    actions = users.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    for name, help_text in (
+        ("create-admin", "create an admin user (the first one, at first start)"),
+        ("create", "create a user"),
+        ("set-password", "change a user's password (ends its UI sessions)"),
+    ):
+        command = actions.add_parser(name, parents=[common], help=help_text)
+        command.add_argument("username", metavar="USERNAME")
+        command.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+        command.add_argument("--database", metavar="URL", help="database URL or folder (default: the embedded store)")
+        if name == "create":
+            command.add_argument("--admin", action="store_true", help="make the user an admin")
+        command.set_defaults(handler=f"{module}:{name.replace('-', '_')}")
+    list_ = actions.add_parser("list", parents=[common], help="list users and service principals")
+    list_.add_argument("--database", metavar="URL", help="database URL or folder (default: the embedded store)")
+    list_.set_defaults(handler=f"{module}:list_users")
+    token = actions.add_parser("create-token", parents=[common], help="create a personal access token for a user")
+    token.add_argument("username", metavar="USERNAME")
+    token.add_argument("--name", default="cli", help="a name to tell the token apart (default: cli)")
+    token.add_argument("--expires-in", metavar="DURATION", type=duration_ms, help="e.g. 30d (default: never)")
+    token.add_argument("--database", metavar="URL", help="database URL or folder (default: the embedded store)")
+    token.set_defaults(handler=f"{module}:create_token")
+
+    permissions = commands.add_parser(
+        "permissions", parents=[common], help="grant and revoke permissions on a server (--tracking-uri http://…)"
+    )
+    actions = permissions.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    for name, help_text in (
+        ("list", "list who holds which level on an experiment or registered model"),
+        ("grant", "give a user or service principal a level"),
+        ("revoke", "take a principal's level away"),
+    ):
+        command = actions.add_parser(name, parents=[common], help=help_text)
+        target = command.add_mutually_exclusive_group(required=True)
+        target.add_argument("--experiment-id", metavar="ID", help="the experiment")
+        target.add_argument("--model", metavar="NAME", help="the registered model (catalog.schema.name)")
+        if name != "list":
+            command.add_argument("principal", metavar="PRINCIPAL", help="a username or a service principal's client id")
+        if name == "grant":
+            command.add_argument("level", choices=("CAN_READ", "CAN_EDIT", "CAN_MANAGE"))
+        command.set_defaults(handler=f"{module}:permissions_{name}")
+
+
+def _add_scorers(commands: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
+    scorers = commands.add_parser("scorers", parents=[common], help="registered scorers: status, start, stop, backfill")
+    actions = scorers.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    module = "tracelake.cli.scorers"
+
+    list_ = actions.add_parser("list", parents=[common], help="list registered scorers")
+    list_.add_argument("--experiment", "-e", metavar="NAME", help="only this experiment's")
+    list_.add_argument("--json", action="store_true", help="print one JSON object per scorer")
+    list_.set_defaults(handler=f"{module}:list_command")
+
+    status = actions.add_parser("status", parents=[common], help="runs by status, the hour's usage, last error")
+    status.add_argument("name", metavar="NAME", nargs="?", help="one scorer (default: all of the experiment)")
+    status.add_argument("--experiment", "-e", metavar="NAME", required=True)
+    status.add_argument("--json", action="store_true", help="print one JSON object per scorer")
+    status.set_defaults(handler=f"{module}:status")
+
+    for action, text in (("start", "resume a stopped scorer"), ("stop", "pause a scorer")):
+        command = actions.add_parser(action, parents=[common], help=text)
+        command.add_argument("name", metavar="NAME")
+        command.add_argument("--experiment", "-e", metavar="NAME", required=True)
+        command.set_defaults(handler=f"{module}:{action}")
+
+    delete = actions.add_parser("delete", parents=[common], help="delete a registration (its assessments stay)")
+    delete.add_argument("name", metavar="NAME")
+    delete.add_argument("--experiment", "-e", metavar="NAME", required=True)
+    delete.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    delete.set_defaults(handler=f"{module}:delete")
+
+    backfill = actions.add_parser("backfill", parents=[common], help="judge past traces, with a progress bar")
+    backfill.add_argument("name", metavar="NAME")
+    backfill.add_argument("--experiment", "-e", metavar="NAME", required=True)
+    backfill.add_argument(
+        "--since", metavar="DURATION", type=duration_ms, default=duration_ms("7d"), help="how far back (default 7d)"
+    )
+    backfill.add_argument("--concurrency", metavar="N", type=positive_int, help="scorer calls in flight at once")
+    backfill.set_defaults(handler=f"{module}:backfill_command")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser of the whole `tracelake` command line."""
     parser = _Parser(
@@ -332,6 +464,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve(commands, common)
     _add_models(commands, common)
     _add_endpoints(commands, common)
+    _add_archive(commands, common)
+    _add_auth(commands, common)
+    _add_scorers(commands, common)
 
     version = commands.add_parser("version", parents=[common], help="print the installed version")
     version.set_defaults(handler="tracelake.cli._version:run")

@@ -63,6 +63,7 @@ def build_endpoint(args: argparse.Namespace) -> tuple[ResponsesAgent, EndpointSe
             home=args.home,
             environment=args.environment,
             tracing=not args.no_tracing,
+            freeze_gc=True,  # this process serves the endpoint alone
         )
     except ConfigError as exc:
         raise CliError(f"invalid endpoint setting: {exc}", 2) from None

@@ -54,15 +54,41 @@ def build_settings(args: argparse.Namespace) -> ServerSettings:
         "host": args.host,
         "port": args.port,
         "workers": args.workers,
+        # This process is the server's alone: see ServerSettings.freeze_gc.
+        "freeze_gc": True,
     }
     if args.max_body_bytes is not None:
         options["max_body_bytes"] = args.max_body_bytes
     if args.ingest_queue is not None:
         options["ingest_queue_size"] = args.ingest_queue
+    options["auth"] = auth_required(args.host, getattr(args, "auth", False), getattr(args, "insecure_no_auth", False))
     try:
         return ServerSettings(**options)
     except ConfigError as exc:
         raise CliError(f"invalid server setting: {exc}", 2) from None
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is a loopback address (or `localhost`): only this machine can connect."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def auth_required(host: str, auth: bool, insecure_no_auth: bool) -> bool:
+    """Whether the server must require authentication: asked for, or listening beyond loopback.
+
+    Raises:
+        CliError: both `--auth` and `--insecure-no-auth` were given.
+    """
+    if auth and insecure_no_auth:
+        raise CliError("--auth and --insecure-no-auth contradict each other: give one", 2)
+    return auth or (not insecure_no_auth and not is_loopback(host))
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -112,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"tracelake server {__version__} listening on {settings.url}", flush=True)
     print(f"  REST API {settings.url}/api/v1 (docs: {settings.url}/api/v1/docs), OTLP {settings.url}/v1/traces")
     print(f"  database {shown}, artifacts {settings.default_artifact_root}", flush=True)
+    _print_auth(settings)
     log_level = "debug" if args.debug else "info"
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal: a stop asked for is
     # a normal end (exit 0), not an interruption.
@@ -140,6 +167,24 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _print_auth(settings: ServerSettings) -> None:
+    if not settings.auth:
+        if not is_loopback(settings.host):
+            print("  WARNING: authentication is OFF (--insecure-no-auth): anyone who can connect can read and write")
+        return
+    from tracelake.store.sql.auth import AuthStore
+    from tracelake.store.sql.engine import create_store_engine
+
+    engine = create_store_engine(settings.database_url)
+    try:
+        admins = AuthStore(engine).count_admins()
+    finally:
+        engine.dispose()
+    print("  authentication ON: sign in at /ui/login, or send 'Authorization: Bearer <token>'", flush=True)
+    if admins == 0:
+        print("  no admin yet: create one with `tracelake users create-admin <name>`", flush=True)
 
 
 class _Stopped(Exception):

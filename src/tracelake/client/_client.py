@@ -34,7 +34,10 @@ class Client:
 
     Args:
         base_url: the server, e.g. `http://127.0.0.1:5000` (a path prefix is kept).
-        token: sent as `Authorization: Bearer <token>`.
+        token: sent as `Authorization: Bearer <token>` (a personal access token).
+        client_id: a service principal's client id; with `client_secret` (and no `token`), exchanged
+            at the server's token endpoint for short-lived access tokens, renewed as needed.
+        client_secret: the secret of `client_id`.
         timeout: seconds to wait for connecting, and for each read and write.
         retries: extra attempts for reads and other safe requests when the server is unreachable
             or answers 429/502/503/504 (waiting with backoff, or the server's `Retry-After`).
@@ -51,8 +54,15 @@ class Client:
         retries: int = 2,
         transport: httpx.BaseTransport | None = None,
         headers: Mapping[str, str] | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
     ) -> None:
-        self._session = HttpSession(base_url, token, timeout, retries, transport, headers)
+        auth = None
+        if not token and client_id and client_secret:
+            from tracelake.client._auth import ClientCredentialsAuth
+
+            auth = ClientCredentialsAuth(base_url, client_id, client_secret, timeout=timeout, transport=transport)
+        self._session = HttpSession(base_url, token, timeout, retries, transport, headers, auth)
         self.base_url = self._session.base_url
 
     def close(self) -> None:
@@ -413,6 +423,34 @@ class Client:
         """Download a version's package archive (`.tar.gz`). Raises NotFoundError."""
         path = f"{API}/registered-models/{segment(name)}/versions/{segment(str(version))}/package"
         return self._session.request_bytes("GET", path)
+
+    # Auth (servers started with --auth; see docs/auth.md) ------------------------------------------
+    def whoami(self) -> dict[str, Any]:
+        """Return `{"auth_enabled": bool, "principal": {...} | None}`: who the server thinks the caller is."""
+        return dict(self._session.request("GET", f"{API}/me"))
+
+    def list_permissions(self, resource_type: str, resource_id: str) -> list[dict[str, Any]]:
+        """Return the grants on an `experiment` (by id) or a `registered_model` (by name); CAN_MANAGE needed."""
+        path = f"{API}/permissions/{segment(resource_type)}/{segment(resource_id)}"
+        return list(self._session.request("GET", path)["permissions"])
+
+    def grant_permission(self, resource_type: str, resource_id: str, principal: str, level: str) -> dict[str, Any]:
+        """Give a user or service principal CAN_READ, CAN_EDIT or CAN_MANAGE on a resource."""
+        path = f"{API}/permissions/{segment(resource_type)}/{segment(resource_id)}/{segment(principal)}"
+        return dict(self._session.request("PUT", path, json={"level": level})["permission"])
+
+    def revoke_permission(self, resource_type: str, resource_id: str, principal: str) -> None:
+        """Take a principal's level on a resource away."""
+        path = f"{API}/permissions/{segment(resource_type)}/{segment(resource_id)}/{segment(principal)}"
+        self._session.request("DELETE", path)
+
+    def create_service_principal(self, name: str) -> dict[str, Any]:
+        """Create a service principal; return `client_id`, `client_secret` (shown once) and `service_principal`."""
+        return dict(self._session.request("POST", f"{API}/service-principals", json={"name": name}, idempotent=False))
+
+    def delete_service_principal(self, client_id: str) -> None:
+        """Delete a service principal (its tokens stop working)."""
+        self._session.request("DELETE", f"{API}/service-principals/{segment(client_id)}")
 
 
 def _assessment_body(

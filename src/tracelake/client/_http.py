@@ -38,6 +38,7 @@ class HttpSession:
         retries: int,
         transport: httpx.BaseTransport | None,
         headers: Mapping[str, str] | None,
+        auth: httpx.Auth | None = None,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ConfigError(f"base_url={base_url!r} is invalid: expected http://host:port or https://…")
@@ -48,7 +49,12 @@ class HttpSession:
         self._retries = max(0, retries)
         try:
             self._http = httpx.Client(
-                base_url=self.base_url, timeout=timeout, transport=transport, headers=all_headers, follow_redirects=True
+                base_url=self.base_url,
+                timeout=timeout,
+                transport=transport,
+                headers=all_headers,
+                follow_redirects=True,
+                auth=auth,
             )
         except (httpx.InvalidURL, ValueError) as exc:
             raise ConfigError(f"base_url={base_url!r} is invalid: {exc}") from None

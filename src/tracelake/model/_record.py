@@ -13,14 +13,16 @@ from typing import Any
 from tracelake.model._span import StatusCode
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass sets every field through object.__setattr__, five times the cost of
+# a plain one, and a record is built for every span on the export path. Treat records as read-only.
+@dataclass(slots=True)
 class EventRecord:
     name: str
     timestamp_ns: int
     attributes: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SpanRecord:
     """One span in wire form: ids as lowercase hex, times in Unix nanoseconds.
 

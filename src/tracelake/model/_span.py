@@ -31,7 +31,9 @@ class SpanStatus:
         return {"code": self.code.value, "message": self.message}
 
 
-@dataclass(frozen=True, slots=True)
+# Span and SpanEvent are not frozen: one is built per span on every write and every read, and a frozen
+# dataclass's __init__ costs five times a plain one's. Treat them as read-only all the same.
+@dataclass(slots=True)
 class SpanEvent:
     """A point-in-time event inside a span (exceptions, stream chunks, user events)."""
 
@@ -103,7 +105,7 @@ class Cost:
         return cls(**{k: float(data.get(k) or 0.0) for k in cls.__dataclass_fields__})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Span:
     """A finished (or still open) step of a trace, normalised from any convention.
 

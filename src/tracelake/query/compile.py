@@ -8,6 +8,7 @@ lookup on (trace_id, …).
 
 from __future__ import annotations
 
+import json
 import operator
 from typing import Any
 
@@ -18,7 +19,7 @@ from tracelake.query.fields import FieldKind, Operator
 from tracelake.query.grammar import parse_filter
 from tracelake.query.nodes import And, Comparison, Expression, Or, Scalar
 from tracelake.query.patterns import case_insensitive_like, case_sensitive_like
-from tracelake.store.sql.schema import spans, trace_metadata, trace_tags, traces
+from tracelake.store.sql.schema import assessments, spans, trace_metadata, trace_tags, traces
 
 __all__ = ["compile_filter"]
 
@@ -64,6 +65,8 @@ def _comparison(comparison: Comparison) -> ColumnElement[bool]:
     if field.kind is FieldKind.SPAN:
         column = spans.c[field.spec.column]
         return exists().where(spans.c.trace_id == traces.c.trace_id, _predicate(column, op, value))
+    if field.kind is FieldKind.FEEDBACK:
+        return _feedback(field.key or "", op, value)
     table = trace_tags if field.kind is FieldKind.TAG else trace_metadata
     has_key = exists().where(table.c.trace_id == traces.c.trace_id, table.c.key == literal(field.key, String()))
     if op is Operator.IS_NULL:
@@ -71,6 +74,50 @@ def _comparison(comparison: Comparison) -> ColumnElement[bool]:
     if op is Operator.IS_NOT_NULL:
         return has_key
     return has_key.where(_predicate(table.c.value, op, value))
+
+
+def _feedback(name: str, op: Operator, value: Scalar | tuple[Scalar, ...] | None) -> ColumnElement[bool]:
+    # Some feedback of that name (with a value, not an error) matches: a trace judged by a scorer
+    # and by a user has two. Numbers compare with `numeric_value` (bools are 1 and 0); strings with
+    # the stored JSON text, so 'yes' matches the value "yes" and 'true' the value true.
+    has_name = exists().where(
+        assessments.c.trace_id == traces.c.trace_id,
+        assessments.c.name == literal(name, String()),
+        assessments.c.kind == literal("feedback", String()),
+        assessments.c.error.is_(None),
+    )
+    if op is Operator.IS_NULL:
+        return not_(has_name)
+    if op is Operator.IS_NOT_NULL:
+        return has_name
+    if op in (Operator.LIKE, Operator.ILIKE):
+        pattern = f'"{value}"'  # the JSON text of a string is the string between double quotes
+        like = case_sensitive_like if op is Operator.LIKE else case_insensitive_like
+        return has_name.where(like(assessments.c.value, pattern))
+    items = value if isinstance(value, tuple) else (value,)
+    matches = or_(*(_feedback_equals(item) for item in items if item is not None))
+    if op is Operator.IN:
+        return has_name.where(matches)
+    if op is Operator.NOT_IN:
+        return has_name.where(not_(matches))
+    single = items[0]
+    if single is None:  # the parser gives every other operator a value
+        raise ValueError(f"{op.value} needs a value")
+    if isinstance(single, str):
+        equal = _feedback_equals(single)
+        return has_name.where(equal if op is Operator.EQ else not_(equal))
+    result: ColumnElement[bool] = _COMPARE[op](assessments.c.numeric_value, _bind(single))
+    return has_name.where(assessments.c.numeric_value.is_not(None), result)
+
+
+def _feedback_equals(item: Scalar) -> ColumnElement[bool]:
+    if not isinstance(item, str):
+        # Guarded so NOT IN stays true, not NULL, for a string value compared with a number.
+        return and_(assessments.c.numeric_value.is_not(None), assessments.c.numeric_value == _bind(item))
+    texts = [json.dumps(item, ensure_ascii=False)]
+    if item in ("true", "false"):
+        texts.append(item)
+    return assessments.c.value.in_([literal(text, String()) for text in texts])
 
 
 _COMPARE = {

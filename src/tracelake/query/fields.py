@@ -14,6 +14,7 @@ __all__ = [
     "ATTRIBUTES_BY_NAME",
     "ATTRIBUTE_FIELDS",
     "CANONICAL_NAMES",
+    "FEEDBACK_SPEC",
     "FieldKind",
     "FieldSpec",
     "KEY_VALUE_SPEC",
@@ -39,6 +40,8 @@ class FieldKind(enum.Enum):
     """A row of `trace_metadata` with the given key."""
     SPAN = "span"
     """A column of any of the trace's `spans` rows."""
+    FEEDBACK = "feedback"
+    """The value of a feedback `assessments` row with the given name (judges, scorers, users)."""
 
 
 class ValueType(enum.Enum):
@@ -48,6 +51,8 @@ class ValueType(enum.Enum):
     NUMBER = "number"
     ENUM = "enum"
     """A string from a fixed set, matched case-insensitively and stored upper-case."""
+    JSON = "json"
+    """A JSON value: compared as a number with a number literal, as a string with a string literal."""
 
 
 class Operator(enum.Enum):
@@ -149,10 +154,14 @@ PREFIXES: dict[str, FieldKind] = {
     "request_metadata": FieldKind.METADATA,
     "span": FieldKind.SPAN,
     "spans": FieldKind.SPAN,
+    "feedback": FieldKind.FEEDBACK,
 }
 
 #: Tags and metadata are free-form strings that may be absent.
 KEY_VALUE_SPEC = FieldSpec("value", "value", ValueType.STRING, nullable=True)
+
+#: Feedback values are strings, numbers or bools (compared as 1 and 0); a trace may have none.
+FEEDBACK_SPEC = FieldSpec("value", "value", ValueType.JSON, nullable=True)
 
 
 def lookup_attribute(name: str) -> FieldSpec | None:
@@ -166,6 +175,8 @@ def allowed_operators(spec: FieldSpec) -> frozenset[Operator]:
         allowed = _COMPARISONS | _MEMBERSHIP
     elif spec.value_type is ValueType.ENUM:
         allowed = _EQUALITY | _MEMBERSHIP
+    elif spec.value_type is ValueType.JSON:
+        allowed = _COMPARISONS | _PATTERNS | _MEMBERSHIP
     else:
         allowed = _EQUALITY | _PATTERNS | _MEMBERSHIP
     return allowed | _NULL_TESTS if spec.nullable else allowed

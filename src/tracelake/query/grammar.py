@@ -17,6 +17,7 @@ from tracelake.exceptions import QueryError
 from tracelake.query.fields import (
     ATTRIBUTES_BY_NAME,
     CANONICAL_NAMES,
+    FEEDBACK_SPEC,
     KEY_VALUE_SPEC,
     PREFIXES,
     SPAN_FIELDS,
@@ -162,6 +163,8 @@ class _Parser:
         rest = parts[1:]
         if kind in (FieldKind.TAG, FieldKind.METADATA):
             return Field(kind, KEY_VALUE_SPEC, key=".".join(rest), position=token.position)
+        if kind is FieldKind.FEEDBACK:
+            return Field(kind, FEEDBACK_SPEC, key=".".join(rest), position=token.position)
         if kind is FieldKind.ATTRIBUTE:
             spec = lookup_attribute(rest[0]) if len(rest) == 1 else None
             if spec is None:
@@ -240,6 +243,14 @@ class _Parser:
 def _check_value(field: Field, op: Operator, token: Token, parser: _Parser) -> Scalar:
     spec, value = field.spec, token.value
     assert isinstance(value, (str, int, float))  # STRING and NUMBER tokens carry these
+    if spec.value_type is ValueType.JSON:
+        if isinstance(value, str) and op in (Operator.LT, Operator.LE, Operator.GT, Operator.GE):
+            raise parser.error(f"{field.display} {op.value} needs a number, not {value!r}", token.position)
+        if not isinstance(value, str) and op in (Operator.LIKE, Operator.ILIKE):
+            raise parser.error(f"{op.value} needs a quoted pattern, not {value!r}", token.position)
+        if op in (Operator.LIKE, Operator.ILIKE):
+            _check_pattern(str(value), token, parser)
+        return value
     if spec.value_type is ValueType.NUMBER:
         if isinstance(value, str):
             raise parser.error(f"{field.display} is a number: write {value!r} without quotes", token.position)
@@ -270,7 +281,12 @@ def _check_pattern(pattern: str, token: Token, parser: _Parser) -> None:
 
 def _operator_message(field: Field, op: Operator) -> str:
     allowed = [candidate.value for candidate in Operator if candidate in allowed_operators(field.spec)]
-    kind = {ValueType.NUMBER: "a number", ValueType.ENUM: "a fixed set of values", ValueType.STRING: "a string"}
+    kind = {
+        ValueType.NUMBER: "a number",
+        ValueType.ENUM: "a fixed set of values",
+        ValueType.STRING: "a string",
+        ValueType.JSON: "a string or a number",
+    }
     what = kind[field.spec.value_type]
     return f"{op.value} does not apply to {field.display} ({what}); use {', '.join(allowed)}"
 

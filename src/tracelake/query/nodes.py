@@ -42,7 +42,7 @@ class Field:
             return self.spec.name
         if self.kind is FieldKind.SPAN:
             return f"span.{self.spec.name}"
-        prefix = "tags" if self.kind is FieldKind.TAG else "metadata"
+        prefix = {FieldKind.TAG: "tags", FieldKind.FEEDBACK: "feedback"}.get(self.kind, "metadata")
         return f"{prefix}.{_quote_key(self.key or '')}"
 
 

@@ -64,7 +64,12 @@ def _parse_clause(clause: str, index: int) -> OrderKey:
     written = clause[first.position : first.end]
     spec = lookup_attribute(parts[0]) if len(parts) == 1 else None
     if spec is None:
-        if len(parts) > 1 and PREFIXES.get(head) in (FieldKind.TAG, FieldKind.METADATA, FieldKind.SPAN):
+        if len(parts) > 1 and PREFIXES.get(head) in (
+            FieldKind.TAG,
+            FieldKind.METADATA,
+            FieldKind.SPAN,
+            FieldKind.FEEDBACK,
+        ):
             raise error(f"cannot order by {written!r}; order by one of {_ORDERABLE}", first.position)
         hint = did_you_mean(written, CANONICAL_NAMES, CANONICAL_NAMES)
         raise error(f"unknown field {written!r}{hint}", first.position)

@@ -7,6 +7,7 @@ process.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import os
@@ -18,6 +19,7 @@ from fastapi import APIRouter, FastAPI
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from tracelake.server.auth import AuthMiddleware
 from tracelake.server.errors import install_error_handlers
 from tracelake.server.ingest import IngestGate
 from tracelake.server.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
@@ -42,6 +44,8 @@ OPTIONAL_ROUTERS: Final = (
     "tracelake.server.routes.spans",
     "tracelake.server.routes.stats",
     "tracelake.server.routes.ui",
+    "tracelake.server.auth.routes",
+    "tracelake.server.auth.pages",
 )
 
 
@@ -83,6 +87,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
             SqlTraceStore, settings.database_url, settings.default_artifact_root, settings.allowed_artifact_roots
         )
         app.state.store = store
+        if settings.freeze_gc:
+            gc.freeze()
         # Every replica enforces retention; deletes are idempotent and batched, so that is harmless.
         retention = None
         if settings.retention_interval_s > 0:
@@ -109,6 +115,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.state.store = None
     app.state.ingest_gate = IngestGate(settings.ingest_queue_size)
     install_error_handlers(app, settings.retry_after_seconds)
+    # Innermost: authentication and permissions run on bodies already within the size limit.
+    app.add_middleware(AuthMiddleware)
     # Added last = outermost: every response, 413s included, carries the request id.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)

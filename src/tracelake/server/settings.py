@@ -46,13 +46,34 @@ class ServerSettings:
     """What a 429 or 503 asks senders to wait (`Retry-After`)."""
     retention_interval_s: float = 600.0
     """How often experiments' retention settings are enforced in the background; 0 turns it off."""
+    freeze_gc: bool = False
+    """Move everything alive once the app has started (modules, the store) out of the garbage
+    collector's sight (`gc.freeze()`). The server process is ours: its full collections then walk
+    only what requests allocate, not the ~100,000 objects of its libraries. `tracelake server` sets
+    it; an app that embeds `create_app` in a process of its own leaves it off."""
+    auth: bool = False
+    """Require authentication and check permissions on every route but `/health` (docs/auth.md)."""
+    session_max_age_s: int = 12 * 3600
+    """How long a UI login lasts."""
+    access_token_ttl_s: int = 3600
+    """Lifetime of the access tokens the client-credentials endpoint issues to service principals."""
+    auth_attempts_per_minute: int = 10
+    """Failed logins (and token requests) allowed per minute per client address and per account; then 429."""
 
     def __post_init__(self) -> None:
         if not self.database_url:
             raise ConfigError("database_url must not be empty")
         if not self.default_artifact_root:
             raise ConfigError("default_artifact_root must not be empty")
-        for name in ("workers", "max_body_bytes", "ingest_queue_size", "retry_after_seconds"):
+        for name in (
+            "workers",
+            "max_body_bytes",
+            "ingest_queue_size",
+            "retry_after_seconds",
+            "session_max_age_s",
+            "access_token_ttl_s",
+            "auth_attempts_per_minute",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ConfigError(f"{name}={value!r} is invalid: expected a positive integer")

@@ -13,6 +13,7 @@ and in the response's `metadata.trace_id`.
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -89,6 +90,8 @@ class _Endpoint:
                 enabled=settings.tracing,
                 environment=settings.environment,
             )
+        if settings.freeze_gc:
+            gc.freeze()
         try:
             yield
         finally:

@@ -41,6 +41,10 @@ class EndpointSettings:
         max_body_bytes: largest request body accepted (413 above).
         feedback_wait_s: how long feedback for a trace this endpoint just served waits for the
             trace to be stored.
+        freeze_gc: once started, move every object alive (modules, the agent, the store) out of
+            the garbage collector's sight (`gc.freeze()`), so that its full collections walk only
+            what requests allocate. `tracelake serve` sets it, the endpoint's process being its
+            own; an app that embeds the endpoint leaves it off.
     """
 
     endpoint_name: str
@@ -55,6 +59,7 @@ class EndpointSettings:
     configure_tracing: bool = True
     max_body_bytes: int = 16 * 1024 * 1024
     feedback_wait_s: float = 10.0
+    freeze_gc: bool = False
 
     def __post_init__(self) -> None:
         if not self.endpoint_name or not self.endpoint_name.strip():

@@ -262,3 +262,154 @@ registered_model_aliases = Table(
         ondelete="CASCADE",
     ),
 )
+
+# Monitoring (migration 0005). The Delta archive: what a user set per experiment, and what the worker
+# wrote (its lease, when the next sync is due, the last result). Kept apart so a worker's frequent
+# writes never race a user's edit.
+archive_settings = Table(
+    "archive_settings",
+    metadata,
+    Column("experiment_id", Integer, ForeignKey("experiments.experiment_id", ondelete="CASCADE"), primary_key=True),
+    Column("location", Text, nullable=False),  # local path or s3:// URI of the three Delta tables
+    Column("interval_seconds", Integer, nullable=False, server_default="900"),
+    Column("enabled", SmallInteger, nullable=False, server_default="1"),
+    Column("created_time", BigInteger, nullable=False),
+    Column("updated_time", BigInteger, nullable=False),
+)
+
+archive_state = Table(
+    "archive_state",
+    metadata,
+    Column("experiment_id", Integer, ForeignKey("experiments.experiment_id", ondelete="CASCADE"), primary_key=True),
+    Column("next_sync_time", BigInteger, nullable=False, server_default="0"),  # ms
+    Column("lease_owner", String(100), nullable=True),  # the worker syncing now, if any
+    Column("lease_expires", BigInteger, nullable=True),  # ms; a crashed worker's lease lapses
+    # A copy of the watermark for status only: the Delta commits' transaction ids are the truth.
+    Column("watermark_ms", BigInteger, nullable=True),
+    Column("last_sync_time", BigInteger, nullable=True),
+    Column("last_success_time", BigInteger, nullable=True),
+    Column("last_status", String(16), nullable=True),  # ok | error
+    Column("last_error", Text, nullable=True),
+    Column("last_duration_ms", BigInteger, nullable=True),
+    Column("traces_rows", BigInteger, nullable=False, server_default="0"),  # rows written, all syncs
+    Column("spans_rows", BigInteger, nullable=False, server_default="0"),
+    Column("assessments_rows", BigInteger, nullable=False, server_default="0"),
+    Column("last_compact_time", BigInteger, nullable=True),
+    Column("last_vacuum_time", BigInteger, nullable=True),
+)
+
+# Scorers registered per experiment, and one row per (scorer version, trace) judged or being judged.
+scorers = Table(
+    "scorers",
+    metadata,
+    Column("scorer_id", String(64), primary_key=True),
+    Column("experiment_id", Integer, ForeignKey("experiments.experiment_id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(250), nullable=False),
+    Column("version", Integer, nullable=False, server_default="1"),
+    Column("kind", String(16), nullable=False),  # builtin | code
+    Column("definition", Text, nullable=False),  # JSON: judge class and arguments, or code reference
+    Column("sample_rate", Float, nullable=False, server_default="1.0"),
+    Column("filter_string", Text, nullable=True),
+    Column("state", String(16), nullable=False, server_default="active"),  # active | stopped
+    Column("max_calls_per_hour", Integer, nullable=True),
+    Column("max_cost_per_hour", Float, nullable=True),
+    # When the current version was registered: the worker scores traces that start from then on
+    # (older ones are for `tracelake scorers backfill`).
+    Column("version_time", BigInteger, nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+    Column("updated_time", BigInteger, nullable=False),
+    Index("uq_scorers_experiment_id_name", "experiment_id", "name", unique=True),
+)
+
+scorer_runs = Table(
+    "scorer_runs",
+    metadata,
+    Column("scorer_id", String(64), ForeignKey("scorers.scorer_id", ondelete="CASCADE"), primary_key=True),
+    Column("scorer_version", Integer, primary_key=True),
+    Column("trace_id", String(32), primary_key=True),
+    Column("status", String(16), nullable=False),  # pending | done | error
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_time", BigInteger, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("assessment_id", String(64), nullable=True),
+    Column("cost", Float, nullable=True),  # USD spent on judge calls for this run (budgets)
+    Column("updated_time", BigInteger, nullable=False),
+    Index("ix_scorer_runs_status_next_attempt", "status", "next_attempt_time"),
+)
+
+# Authentication and permissions (migration 0006). Users and service principals share one table of
+# principals, so tokens and permissions name either the same way. Secrets are never stored: passwords
+# as scrypt hashes, tokens, session ids and client secrets (random, 256 bits) as SHA-256 digests.
+auth_principals = Table(
+    "auth_principals",
+    metadata,
+    Column("principal_id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),  # user | service_principal
+    Column("name", String(200), nullable=False),  # a username, or a service principal's client id
+    Column("display_name", String(200), nullable=True),
+    Column("password_hash", Text, nullable=True),  # users: scrypt$N$r$p$salt$hash
+    Column("secret_hash", String(64), nullable=True),  # service principals: SHA-256 of the client secret
+    Column("is_admin", SmallInteger, nullable=False, server_default="0"),
+    Column("owner_id", Integer, nullable=True),  # service principals: the user who created it
+    Column("disabled", SmallInteger, nullable=False, server_default="0"),
+    Column("created_time", BigInteger, nullable=False),
+    Index("uq_auth_principals_name", "name", unique=True),
+)
+
+auth_tokens = Table(
+    "auth_tokens",
+    metadata,
+    Column("token_id", Integer, primary_key=True, autoincrement=True),
+    Column("principal_id", Integer, ForeignKey("auth_principals.principal_id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),  # personal | access (client-credentials)
+    Column("name", String(200), nullable=False),
+    Column("token_prefix", String(16), nullable=False),  # shown in lists so a user can tell tokens apart
+    Column("token_hash", String(64), nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+    Column("expires_time", BigInteger, nullable=True),
+    Column("revoked_time", BigInteger, nullable=True),
+    Index("uq_auth_tokens_token_hash", "token_hash", unique=True),
+    Index("ix_auth_tokens_principal_id", "principal_id"),
+)
+
+auth_sessions = Table(
+    "auth_sessions",
+    metadata,
+    Column("session_hash", String(64), primary_key=True),
+    Column("principal_id", Integer, ForeignKey("auth_principals.principal_id", ondelete="CASCADE"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+    Column("expires_time", BigInteger, nullable=False),
+    Index("ix_auth_sessions_principal_id", "principal_id"),
+)
+
+auth_permissions = Table(
+    "auth_permissions",
+    metadata,
+    Column(
+        "principal_id",
+        Integer,
+        ForeignKey("auth_principals.principal_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("resource_type", String(32), primary_key=True),  # experiment | registered_model
+    Column("resource_id", String(500), primary_key=True),  # an experiment id or a model name
+    Column("level", String(16), nullable=False),  # CAN_READ | CAN_EDIT | CAN_MANAGE
+    Column("granted_by", String(200), nullable=True),
+    Column("granted_time", BigInteger, nullable=False),
+    Index("ix_auth_permissions_resource_type_resource_id", "resource_type", "resource_id"),
+)
+
+auth_audit_log = Table(
+    "auth_audit_log",
+    metadata,
+    Column("event_id", Integer, primary_key=True, autoincrement=True),
+    Column("time_ms", BigInteger, nullable=False),
+    Column("actor", String(200), nullable=True),  # principal name; None when the server acted
+    Column("action", String(64), nullable=False),
+    Column("resource_type", String(32), nullable=True),
+    Column("resource_id", String(500), nullable=True),
+    Column("detail", Text, nullable=True),  # JSON
+    Column("request_id", String(128), nullable=True),
+    Index("ix_auth_audit_log_time_ms", "time_ms"),
+)

@@ -267,7 +267,7 @@ class SqlTraceStore(ModelRegistryMethods):
             outcome = WriteOutcome()
             try:
                 with self._write_lock, write_transaction(self._engine) as connection:
-                    experiment = exp.require_active(connection, key)
+                    experiment = exp.require_active(connection, key, with_tags=False)
                     write_traces(connection, experiment, incoming, self._packs, _now_ms(), outcome)
             except BaseException as exc:
                 # Nothing was acknowledged: the pack would only be an orphan.

@@ -96,6 +96,7 @@ class BatchExporter:
 
     def _start(self) -> None:
         self._queue: collections.deque[Any] = collections.deque()
+        self._flushes_waiting = 0  # flush markers in the queue
         self._wake = threading.Event()
         self._worker = threading.Thread(target=self._run, name="tracelake-exporter", daemon=True)
         self._worker.start()
@@ -124,6 +125,8 @@ class BatchExporter:
         if self._shutdown or threading.current_thread() is self._worker:
             return False
         marker = _FlushMarker()
+        with self._lock:
+            self._flushes_waiting += 1
         self._queue.append(marker)
         self._wake.set()
         if not marker.done.wait(timeout):
@@ -174,8 +177,16 @@ class BatchExporter:
                 self._export(batch)
             for marker in markers:
                 self._complete(marker)
+            # Past the first batch of a wake-up, write only full batches until the next interval:
+            # spans that trickle in while the sink is busy would otherwise leave in many small
+            # writes, each paying the sink's fixed cost (a transaction and a pack file, or an HTTP
+            # request). A waiting flush, or shutdown, drains everything.
+            if len(queue) < self._batch_size and not self._flushes_waiting and not self._shutdown:
+                return
 
     def _complete(self, marker: _FlushMarker) -> None:
+        with self._lock:
+            self._flushes_waiting -= 1
         if self._wait_sink is not None:
             try:
                 lost = int(self._wait_sink())

@@ -83,6 +83,7 @@ class OtlpHttpSender:
         max_retry_after_s: a longer `Retry-After` is not waited for here: the batch is reported
             pending with `retry_after` set, for the caller to honour without holding this thread.
         transport: an httpx transport (tests).
+        auth: httpx auth adding credentials to each request (e.g. client-credentials tokens).
     """
 
     def __init__(
@@ -96,8 +97,10 @@ class OtlpHttpSender:
         max_backoff_s: float = 5.0,
         max_retry_after_s: float = 10.0,
         transport: httpx.BaseTransport | None = None,
+        auth: httpx.Auth | None = None,
     ) -> None:
         self.endpoint = endpoint
+        self._auth = auth
         self._headers = {
             "Content-Type": "application/x-protobuf",
             "Content-Encoding": "gzip",
@@ -192,6 +195,7 @@ class OtlpHttpSender:
                     transport=self._transport,
                     headers=self._headers,
                     follow_redirects=False,
+                    auth=self._auth,
                 )
             return self._client
 

@@ -13,6 +13,9 @@ export class ApiError extends Error {
 /** Call the API; resolve to the parsed JSON body (null for 204), reject with ApiError. */
 export async function api(method, path, body) {
   const init = { method, headers: { Accept: "application/json" } };
+  // With auth on, a change made with the login session carries its CSRF token (docs/auth.md).
+  const csrf = csrfToken();
+  if (csrf && method !== "GET" && method !== "HEAD") init.headers["X-CSRF-Token"] = csrf;
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -30,6 +33,10 @@ export async function api(method, path, body) {
   } catch {
     data = null;
   }
+  if (response.status === 401 && location.pathname.startsWith("/ui/")) {
+    // The session ended (logout elsewhere, expiry): log in again and come back here.
+    location.assign(`/ui/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+  }
   if (!response.ok) {
     const error = data && data.error;
     if (error) throw new ApiError(response.status, error.code, error.message, error.position);
@@ -38,6 +45,12 @@ export async function api(method, path, body) {
     throw new ApiError(response.status, "HTTP_ERROR", message);
   }
   return data;
+}
+
+/** The CSRF token of the login session (a cookie our pages may read; other sites' requests never carry it). */
+function csrfToken() {
+  const found = document.cookie.split("; ").find((part) => part.startsWith("tracelake_csrf="));
+  return found ? decodeURIComponent(found.slice("tracelake_csrf=".length)) : "";
 }
 
 /** Quote a string for the filter grammar ('it''s'). */

@@ -1,0 +1,321 @@
+"""The UI's auth pages: login, logout, the account page (tokens) and an experiment's permissions page.
+
+Plain server-rendered HTML forms (no script), under the UI's Content-Security-Policy. Every value
+shown is escaped. A session is a random id in an HttpOnly, SameSite=Lax cookie (Secure over HTTPS);
+its CSRF token is in every form of these pages and, for the UI's scripts, in a readable cookie that
+`api.js` copies into the `X-CSRF-Token` header.
+"""
+
+from __future__ import annotations
+
+import hmac
+import html
+import time
+from string import Template
+from typing import Annotated, Final
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Path
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from tracelake.exceptions import TracelakeError
+from tracelake.server.auth.caller import CSRF_COOKIE, SESSION_COOKIE, Caller, auth_store_of, caller_of
+from tracelake.server.auth.middleware import _same_origin
+from tracelake.server.auth.routes import limiter_of
+from tracelake.server.errors import ApiError
+from tracelake.server.routes.ui import CONTENT_SECURITY_POLICY
+from tracelake.store.sql.auth import LEVELS, USER
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+
+_HEADERS: Final = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+_PAGE: Final = Template("""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>$title · tracelake</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="/ui/static/app.css">
+</head>
+<body data-page="auth">
+<header class="topbar"><a class="brand" href="/ui/experiments">tracelake</a></header>
+<main id="main" class="auth-page">
+<h1>$title</h1>
+$content
+</main>
+</body>
+</html>
+""")
+_MAX_FORM_BYTES: Final = 16_384
+
+ExperimentId = Annotated[str, Path(pattern=r"^[0-9]{1,18}$")]
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _page(title: str, content: str, status_code: int = 200) -> Response:
+    body = _PAGE.substitute(title=_e(title), content=content)
+    return Response(body, status_code=status_code, media_type="text/html; charset=utf-8", headers=_HEADERS)
+
+
+async def _form(request: Request) -> dict[str, str]:
+    body = await request.body()
+    if len(body) > _MAX_FORM_BYTES:
+        raise ApiError(413, "form too large")
+    try:
+        parsed = parse_qs(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ApiError(400, "the form is not valid UTF-8") from None
+    return {key: values[-1] for key, values in parsed.items()}
+
+
+def _check_csrf(caller: Caller, form: dict[str, str]) -> None:
+    if caller.via != "session":
+        return  # a bearer token is not sent by browsers on their own: no cross-site forgery
+    sent = form.get("csrf_token", "")
+    if not caller.csrf_token or not hmac.compare_digest(sent.encode(), caller.csrf_token.encode()):
+        raise ApiError(403, "missing or wrong CSRF token: reload the page and try again")
+
+
+def _safe_next(target: str | None) -> str:
+    # Only a path on this server: never "//evil.example" or "https://…" (an open redirect).
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/ui/experiments"
+    return target
+
+
+def _csrf_field(caller: Caller) -> str:
+    return f'<input type="hidden" name="csrf_token" value="{_e(caller.csrf_token or "")}">'
+
+
+def _login_form(next_path: str, message: str = "") -> str:
+    error = f'<p class="error" role="alert">{_e(message)}</p>' if message else ""
+    return f"""{error}
+<form method="post" action="/ui/login" class="auth-form">
+<input type="hidden" name="next" value="{_e(next_path)}">
+<label>Username <input name="username" autocomplete="username" required autofocus></label>
+<label>Password <input name="password" type="password" autocomplete="current-password" required></label>
+<button type="submit">Log in</button>
+</form>"""
+
+
+@router.get("/ui/login")
+async def login_page(request: Request) -> Response:
+    """The login form (a signed-in browser goes straight on)."""
+    next_path = _safe_next(request.query_params.get("next"))
+    if not request.app.state.settings.auth or caller_of(request) is not None:
+        return RedirectResponse(next_path, status_code=303)
+    return _page("Log in", _login_form(next_path))
+
+
+@router.post("/ui/login")
+async def login(request: Request) -> Response:
+    """Check the username and password; start a session and go on to `next`."""
+    settings = request.app.state.settings
+    if not settings.auth:
+        return RedirectResponse("/ui/experiments", status_code=303)
+    if not _same_origin(request.scope, request.headers):
+        raise ApiError(403, "cross-site request refused")
+    form = await _form(request)
+    username = form.get("username", "")[:200]
+    password = form.get("password", "")
+    next_path = _safe_next(form.get("next"))
+    limiter = limiter_of(request)
+    keys = (f"ip:{request.client.host if request.client else '-'}", f"user:{username}")
+    wait = limiter.retry_after(*keys)
+    if wait is not None:
+        response = _page("Log in", _login_form(next_path, "Too many failed attempts: wait a minute."), 429)
+        response.headers["Retry-After"] = str(wait)
+        return response
+    auth = auth_store_of(request.app.state)
+    principal = await run_in_threadpool(auth.authenticate_password, username, password)
+    if principal is None:
+        limiter.failed(*keys)
+        return _page("Log in", _login_form(next_path, "Wrong username or password."), 401)
+    session_id, csrf_token = await run_in_threadpool(auth.create_session, principal, settings.session_max_age_s)
+    response = RedirectResponse(next_path, status_code=303)
+    secure = request.url.scheme == "https"
+    max_age = settings.session_max_age_s
+    response.set_cookie(
+        SESSION_COOKIE, session_id, max_age=max_age, path="/", secure=secure, httponly=True, samesite="lax"
+    )
+    # Readable by our scripts (to send as X-CSRF-Token), never sent by other sites' requests.
+    response.set_cookie(CSRF_COOKIE, csrf_token, max_age=max_age, path="/", secure=secure, samesite="strict")
+    return response
+
+
+@router.post("/ui/logout")
+async def logout(request: Request) -> Response:
+    """End the session and forget its cookies."""
+    caller = caller_of(request)
+    if caller is not None and caller.session_id is not None:
+        _check_csrf(caller, await _form(request))
+        await run_in_threadpool(auth_store_of(request.app.state).end_session, caller.session_id)
+    response = RedirectResponse("/ui/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/")
+    return response
+
+
+def _account(request: Request, caller: Caller, created: str = "", message: str = "") -> Response:
+    auth = auth_store_of(request.app.state)
+    principal = caller.principal
+    rows = []
+    if principal.kind == USER:
+        for info in auth.list_tokens(principal):
+            expires = (
+                "never"
+                if info.expires_time is None
+                else time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(info.expires_time / 1000))
+            )
+            state = "revoked" if info.revoked_time is not None else "active"
+            action = ""
+            if info.revoked_time is None:
+                action = (
+                    f'<form method="post" action="/ui/account/tokens/{info.token_id}/revoke">{_csrf_field(caller)}'
+                    f'<button type="submit">Revoke</button></form>'
+                )
+            rows.append(
+                f"<tr><td>{_e(info.name)}</td><td><code>{_e(info.token_prefix)}…</code></td>"
+                f"<td>{_e(expires)}</td><td>{state}</td><td>{action}</td></tr>"
+            )
+    shown = ""
+    if created:
+        shown = (
+            '<p class="notice" role="status">Your new token (copy it now: it is shown only once):</p>'
+            f'<p><code id="new-token">{_e(created)}</code></p>'
+        )
+    error = f'<p class="error" role="alert">{_e(message)}</p>' if message else ""
+    admin = " (admin)" if principal.is_admin else ""
+    content = f"""<p>Signed in as <strong id="whoami">{_e(principal.name)}</strong>{admin}.</p>
+<form method="post" action="/ui/logout">{_csrf_field(caller)}<button type="submit">Log out</button></form>
+<h2>Personal access tokens</h2>
+{shown}{error}
+<table class="tokens"><thead><tr><th>Name</th><th>Token</th><th>Expires</th><th>State</th><th></th></tr></thead>
+<tbody>{"".join(rows)}</tbody></table>
+<form method="post" action="/ui/account/tokens" class="auth-form">{_csrf_field(caller)}
+<label>Name <input name="name" required maxlength="200"></label>
+<label>Expires in days (empty: never) <input name="expires_in_days" inputmode="numeric"></label>
+<button type="submit">Create token</button>
+</form>"""
+    return _page("Account", content, 201 if created else 200)
+
+
+def _signed_in(request: Request) -> Caller:
+    caller = caller_of(request)
+    if caller is None:
+        raise ApiError(400, "authentication is off on this server: start it with `tracelake server --auth`")
+    return caller
+
+
+@router.get("/ui/account")
+def account_page(request: Request) -> Response:
+    """The caller's account: who it is, log out, its personal access tokens."""
+    caller = caller_of(request)
+    if caller is None:
+        return _page("Account", "<p>Authentication is off on this server: everyone who can connect is admin.</p>")
+    return _account(request, caller)
+
+
+@router.post("/ui/account/tokens")
+async def create_token(request: Request) -> Response:
+    """Create a personal access token and show it once."""
+    caller = _signed_in(request)
+    form = await _form(request)
+    _check_csrf(caller, form)
+    if caller.principal.kind != USER:
+        raise ApiError(403, "service principals get tokens from POST /api/v1/oauth/token")
+    days_text = form.get("expires_in_days", "").strip()
+    expires = None
+    if days_text:
+        if not days_text.isdigit() or not 1 <= int(days_text) <= 3650:
+            return await run_in_threadpool(_account, request, caller, "", "Expiry: a number of days from 1 to 3650.")
+        expires = time.time_ns() // 1_000_000 + int(days_text) * 86_400_000
+    auth = auth_store_of(request.app.state)
+    try:
+        info, token = await run_in_threadpool(
+            lambda: auth.create_token(caller.principal, form.get("name", ""), expires_time_ms=expires)
+        )
+    except TracelakeError as exc:
+        return await run_in_threadpool(_account, request, caller, "", str(exc))
+    await run_in_threadpool(auth.audit, caller.name, "token.create", "token", str(info.token_id), {"name": info.name})
+    return await run_in_threadpool(_account, request, caller, token)
+
+
+@router.post("/ui/account/tokens/{token_id}/revoke")
+async def revoke_token(token_id: Annotated[int, Path(ge=1)], request: Request) -> Response:
+    """Revoke one of the caller's tokens."""
+    caller = _signed_in(request)
+    _check_csrf(caller, await _form(request))
+    auth = auth_store_of(request.app.state)
+    info = await run_in_threadpool(auth.revoke_token, token_id, caller.principal)
+    await run_in_threadpool(auth.audit, caller.name, "token.revoke", "token", str(info.token_id), {"name": info.name})
+    return RedirectResponse("/ui/account", status_code=303)
+
+
+def _permissions(request: Request, caller: Caller, experiment_id: str, message: str = "") -> Response:
+    auth = auth_store_of(request.app.state)
+    rows = []
+    for grant in auth.list_permissions("experiment", experiment_id):
+        rows.append(
+            f"<tr><td>{_e(grant.principal)}</td><td>{_e(grant.principal_kind)}</td><td>{_e(grant.level)}</td>"
+            f'<td><form method="post">{_csrf_field(caller)}<input type="hidden" name="action" value="revoke">'
+            f'<input type="hidden" name="principal" value="{_e(grant.principal)}">'
+            f'<button type="submit">Revoke</button></form></td></tr>'
+        )
+    options = "".join(f'<option value="{level}">{level}</option>' for level in LEVELS)
+    error = f'<p class="error" role="alert">{_e(message)}</p>' if message else ""
+    content = f"""<p><a href="/ui/experiments/{_e(experiment_id)}/traces">Back to the experiment</a></p>
+{error}
+<table class="permissions"><thead><tr><th>Principal</th><th>Kind</th><th>Level</th><th></th></tr></thead>
+<tbody>{"".join(rows)}</tbody></table>
+<h2>Grant</h2>
+<form method="post" class="auth-form">{_csrf_field(caller)}<input type="hidden" name="action" value="grant">
+<label>User or client id <input name="principal" required maxlength="200"></label>
+<label>Level <select name="level">{options}</select></label>
+<button type="submit">Grant</button>
+</form>"""
+    return _page(f"Permissions of experiment {experiment_id}", content, 400 if message else 200)
+
+
+@router.get("/ui/experiments/{experiment_id}/permissions")
+def permissions_page(experiment_id: ExperimentId, request: Request) -> Response:
+    """Who holds which level on the experiment (CAN_MANAGE needed)."""
+    return _permissions(request, _signed_in(request), experiment_id)
+
+
+@router.post("/ui/experiments/{experiment_id}/permissions")
+async def change_permission(experiment_id: ExperimentId, request: Request) -> Response:
+    """Grant or revoke a level on the experiment (CAN_MANAGE needed)."""
+    caller = _signed_in(request)
+    form = await _form(request)
+    _check_csrf(caller, form)
+    auth = auth_store_of(request.app.state)
+    name = form.get("principal", "").strip()
+    grantee = await run_in_threadpool(auth.get_principal, name) if name else None
+    if grantee is None:
+        return await run_in_threadpool(_permissions, request, caller, experiment_id, f"No user or client id {name!r}.")
+    if form.get("action") == "revoke":
+        await run_in_threadpool(auth.revoke, grantee, "experiment", experiment_id)
+        action, detail = "permission.revoke", {"principal": name}
+    else:
+        level = form.get("level", "")
+        if level not in LEVELS:
+            return await run_in_threadpool(_permissions, request, caller, experiment_id, "Choose a level.")
+        await run_in_threadpool(auth.grant, grantee, "experiment", experiment_id, level, caller.name)
+        action, detail = "permission.grant", {"principal": name, "level": level}
+    await run_in_threadpool(auth.audit, caller.name, action, "experiment", experiment_id, detail)
+    return RedirectResponse(f"/ui/experiments/{experiment_id}/permissions", status_code=303)
