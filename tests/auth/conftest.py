@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from postgres_db import BACKENDS, postgres_database
 from tracelake.server import ServerSettings, create_app
 from tracelake.store import SqlTraceStore
 from tracelake.store.sql.auth import AuthStore, Principal
@@ -90,9 +92,26 @@ def serve(settings: ServerSettings) -> Iterator[str]:
         thread.join(30)
 
 
-@pytest.fixture
-def auth_settings(tmp_path: Path) -> ServerSettings:
-    return ServerSettings.for_home(tmp_path / "home", port=free_port(), auth=True, retention_interval_s=0)
+@contextmanager
+def settings_for(backend: str, folder: Path) -> Iterator[ServerSettings]:
+    """Auth-on settings over SQLite (an embedded home) or a fresh PostgreSQL database."""
+    if backend == "sqlite":
+        yield ServerSettings.for_home(folder / "home", port=free_port(), auth=True, retention_interval_s=0)
+        return
+    with postgres_database("tracelake_auth") as url:
+        yield ServerSettings(
+            database_url=url.render_as_string(hide_password=False),
+            default_artifact_root=str(folder / "artifacts"),
+            port=free_port(),
+            auth=True,
+            retention_interval_s=0,
+        )
+
+
+@pytest.fixture(params=BACKENDS)
+def auth_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerSettings]:
+    with settings_for(request.param, tmp_path) as settings:
+        yield settings
 
 
 @pytest.fixture

@@ -17,11 +17,12 @@ from typing import Any
 import httpx
 import pytest
 
+from postgres_db import BACKENDS
 from tracelake.server import ServerSettings
 from tracelake.store import SqlTraceStore
 from tracelake.store.sql.auth import LEVELS, AuthStore
 
-from .conftest import AuthServer, free_port, serve
+from .conftest import AuthServer, serve, settings_for
 from .worlds import World, make_world, otlp_body, package_b64
 
 ROLES = ("anonymous", "other_read", "other_edit", "other_manage", "read", "edit", "manage", "admin")
@@ -264,10 +265,15 @@ def outcome(response: httpx.Response) -> str:
     return str(response.status_code)
 
 
-@pytest.fixture(scope="module")
-def walk_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AuthServer, str, World, str]]:
-    home = tmp_path_factory.mktemp("walk") / "home"
-    settings = ServerSettings.for_home(home, port=free_port(), auth=True, retention_interval_s=0)
+@pytest.fixture(scope="module", params=BACKENDS)
+def walk_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[AuthServer, str, World, str]]:
+    with settings_for(request.param, tmp_path_factory.mktemp("walk")) as settings:
+        yield from _walk_server(settings)
+
+
+def _walk_server(settings: ServerSettings) -> Iterator[tuple[AuthServer, str, World, str]]:
     store = SqlTraceStore(settings.database_url, settings.default_artifact_root)
     try:
         for url in serve(settings):

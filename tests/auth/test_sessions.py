@@ -58,6 +58,12 @@ def test_changes_with_a_session_need_the_csrf_token(auth_server: AuthServer) -> 
             headers={"X-CSRF-Token": client.cookies["tracelake_csrf"], "Origin": "https://evil.example"},
         )
         assert cross.status_code == 403 and "cross-site" in cross.json()["error"]["message"]
+        fetched = client.post(
+            "/api/v1/experiments",
+            json={"name": "forged"},
+            headers={"X-CSRF-Token": client.cookies["tracelake_csrf"], "Sec-Fetch-Site": "cross-site"},
+        )
+        assert fetched.status_code == 403
         assert auth_server.store.get_experiment_by_name("forged") is None  # nothing written
         made = client.post(
             "/api/v1/experiments", json={"name": "mine"}, headers={"X-CSRF-Token": client.cookies["tracelake_csrf"]}

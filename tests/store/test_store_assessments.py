@@ -98,7 +98,18 @@ def test_adding_feedback_bumps_the_trace(store: SqlTraceStore, traced: str) -> N
 
 @pytest.mark.parametrize(
     ("value", "numeric"),
-    [(True, 1.0), (False, 0.0), (3, 3.0), (0.25, 0.25), ("yes", None), ({"a": 1}, None), ([1], None), (10**400, None)],
+    [
+        (True, 1.0),
+        (False, 0.0),
+        (3, 3.0),
+        (0.25, 0.25),
+        ("yes", 1.0),  # a judge's verdict counts like a boolean
+        ("No", 0.0),
+        ("maybe", None),
+        ({"a": 1}, None),
+        ([1], None),
+        (10**400, None),
+    ],
 )
 def test_numeric_value_column(store: SqlTraceStore, traced: str, value: Any, numeric: float | None) -> None:
     store.add_assessment(feedback(value=value))

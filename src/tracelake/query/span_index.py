@@ -2,7 +2,8 @@
 
 The trace view draws its tree and timeline from this: one indexed read of the `spans` table, a few
 hundred bytes per span however large the span's inputs and outputs are. A span's payload is read
-only when the span is opened.
+only when the span is opened; `payload_version` tells a cache of decoded payloads whether what it
+holds is still the trace's payload.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from sqlalchemy import select
 
 from tracelake.exceptions import NotFoundError
 from tracelake.query.metrics import MetricsStore
-from tracelake.store.sql.schema import spans, traces
+from tracelake.store.sql.schema import spans, trace_segments, traces
 
-__all__ = ["SpanSummary", "span_index"]
+__all__ = ["PayloadVersion", "SpanSummary", "payload_version", "span_index"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,3 +80,41 @@ def span_index(store: MetricsStore, trace_id: str) -> list[SpanSummary]:
         )
         for row in rows
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class PayloadVersion:
+    """What identifies a trace's stored payload: it changes whenever spans are added or replaced.
+
+    `key` holds the trace's last update time and span count, its legacy object's URI and the exact
+    byte ranges of its payload-pack members (a new write always adds a member in a new pack);
+    `stored_bytes` is the compressed size of those members (0 for a legacy object).
+    """
+
+    key: tuple[Any, ...]
+    stored_bytes: int
+
+
+def payload_version(store: MetricsStore, trace_id: str) -> PayloadVersion:
+    """Return the version of the trace's payload: two cheap indexed reads, no payload.
+
+    Raises:
+        NotFoundError: no trace has this id.
+    """
+    found = store.execute_read(
+        select(traces.c.last_update_time, traces.c.span_count, traces.c.payload_uri).where(
+            traces.c.trace_id == trace_id
+        )
+    )
+    if not found:
+        raise NotFoundError(f"no trace with id {trace_id!r}")
+    segments = store.execute_read(
+        select(trace_segments.c.pack_id, trace_segments.c.byte_offset, trace_segments.c.byte_length)
+        .where(trace_segments.c.trace_id == trace_id)
+        .order_by(trace_segments.c.pack_id)
+    )
+    members = tuple((int(row[0]), int(row[1]), int(row[2])) for row in segments)
+    row = found[0]
+    return PayloadVersion(
+        key=(int(row[0]), int(row[1]), row[2], members), stored_bytes=sum(member[2] for member in members)
+    )

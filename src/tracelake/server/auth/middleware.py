@@ -65,12 +65,18 @@ def authenticate(auth: AuthStore, headers: Headers) -> Caller | None:
 
 
 def _same_origin(scope: Scope, headers: Headers) -> bool:
-    """Whether a browser request comes from our own pages (no Origin header: not a browser's cross-site call)."""
-    if headers.get("sec-fetch-site") == "cross-site":
-        return False
+    """Whether a browser request comes from our own pages.
+
+    Browsers say where a request comes from in `Sec-Fetch-Site`; older ones only in `Origin` (which
+    is "null" for our own forms, since the pages send no referrer). Neither header: not a browser's
+    cross-site request (the CSRF token still guards changes).
+    """
+    site = headers.get("sec-fetch-site")
+    if site is not None:
+        return site in ("same-origin", "none")
     origin = headers.get("origin")
     if origin is None or origin == "null":
-        return origin is None
+        return True
     return urlsplit(origin).netloc == headers.get("host", "")
 
 

@@ -40,6 +40,8 @@ _SECURITY_HEADERS: Final = {
 _MEDIA_TYPES: Final = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
 # Static paths are our own file names: no dots at the start of a part, so no "..", no hidden files.
 _STATIC_PATH = re.compile(r"(?:[a-z0-9_-]+/)*[a-z0-9_-]+\.(?:js|css|svg)")
+# `import … from "./x.js"` in our ES modules: the static imports a page's module pulls in.
+_STATIC_IMPORT = re.compile(r'^import\b[^;]*?\bfrom\s+"\./([a-z0-9_]+\.js)"', re.MULTILINE)
 
 ExperimentId = Annotated[str, Path(pattern=r"^[0-9]{1,18}$")]
 
@@ -55,10 +57,31 @@ def _static(path: str) -> bytes | None:
     return resource.read_bytes() if resource.is_file() else None
 
 
+@cache
+def _module_preloads(page: str) -> str:
+    """`<link rel="modulepreload">` for the page's module and every module it imports, transitively.
+
+    `main.js` imports the page's module only when it runs, and each module's imports are found only
+    when it is parsed: without these hints the browser fetches the modules in three or four rounds
+    one after the other; with them, all at once with `main.js`.
+    """
+    seen: list[str] = []
+    pending = [f"{page}.js"]
+    while pending:
+        name = pending.pop()
+        source = _static(f"js/{name}")
+        if name in seen or source is None:
+            continue
+        seen.append(name)
+        pending.extend(_STATIC_IMPORT.findall(source.decode("utf-8")))
+    return "\n".join(f'<link rel="modulepreload" href="/ui/static/js/{name}">' for name in seen)
+
+
 def _page(page: str, title: str, experiment_id: str = "", trace_id: str = "") -> Response:
     body = _template().substitute(
         title=html.escape(title),
         page=page,
+        preloads=_module_preloads(page),
         version=html.escape(__version__),
         experiment_id=html.escape(experiment_id),
         trace_id=html.escape(trace_id),

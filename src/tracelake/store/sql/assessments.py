@@ -41,10 +41,16 @@ _MUTABLE_COLUMNS = (
 )
 
 
+# Judges answer "yes"/"no": counted like True/False, so pass rates chart and average like booleans.
+_VERDICTS = {"yes": 1.0, "no": 0.0}
+
+
 def numeric_value(value: Any) -> float | None:
-    """Return the value as a float when it is a bool or a finite number, else None."""
+    """Return the value as a float when it is a bool, a finite number or a yes/no verdict, else None."""
     if isinstance(value, bool):
         return 1.0 if value else 0.0
+    if isinstance(value, str):
+        return _VERDICTS.get(value.strip().lower())
     if isinstance(value, int | float):
         try:
             number = float(value)

@@ -21,6 +21,15 @@ function exceptionView(event) {
     attributes["exception.stacktrace"] ? h("pre", { class: "stacktrace" }, longText(String(attributes["exception.stacktrace"]))) : null);
 }
 
+/** Start fetching a span's payload (once per span); resolve to the API's answer. */
+export function prefetchSpan(traceId, spanId) {
+  const key = `${traceId}/${spanId}`;
+  if (!cache.has(key)) {
+    cache.set(key, api("GET", `/api/v1/traces/${encodeURIComponent(traceId)}/spans/${encodeURIComponent(spanId)}`));
+  }
+  return cache.get(key);
+}
+
 export async function renderSpan(panel, traceId, spanId) {
   // Keys move the selection faster than payloads load: only the latest choice may draw.
   panel.dataset.wanted = spanId;
@@ -28,10 +37,7 @@ export async function renderSpan(panel, traceId, spanId) {
   const key = `${traceId}/${spanId}`;
   let span;
   try {
-    if (!cache.has(key)) {
-      cache.set(key, api("GET", `/api/v1/traces/${encodeURIComponent(traceId)}/spans/${encodeURIComponent(spanId)}`));
-    }
-    ({ span } = await cache.get(key));
+    ({ span } = await prefetchSpan(traceId, spanId));
   } catch (error) {
     cache.delete(key);
     if (panel.dataset.wanted !== spanId) return;

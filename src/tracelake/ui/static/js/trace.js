@@ -7,7 +7,7 @@ import { formatCost, formatCount, formatDuration, formatTime } from "./format.js
 import { longText } from "./json_view.js";
 import { renderNav } from "./nav.js";
 import { SpanTree } from "./span_tree.js";
-import { renderSpan } from "./span_view.js";
+import { prefetchSpan, renderSpan } from "./span_view.js";
 import { readState, writeState } from "./state.js";
 
 const DEFAULTS = { span: "", q: "" };
@@ -19,8 +19,12 @@ export async function render(main, { traceId }) {
   let index;
   try {
     const enc = encodeURIComponent(traceId);
+    // A span named in the URL is fetched at once; otherwise the server starts decoding the payloads
+    // while the tree is drawn, so the root span opens without waiting for the whole trace to decode.
+    if (state.span) prefetchSpan(traceId, state.span).catch(() => {}); // renderSpan reports a failure
     [{ trace: { info } }, { spans: index }] = await Promise.all([
-      api("GET", `/api/v1/traces/${enc}?include_spans=false`), api("GET", `/api/v1/traces/${enc}/span-index`),
+      api("GET", `/api/v1/traces/${enc}?include_spans=false`),
+      api("GET", `/api/v1/traces/${enc}/span-index?prefetch_payloads=true`),
     ]);
   } catch (error) {
     renderNav(null, "trace");
