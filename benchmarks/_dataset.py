@@ -313,6 +313,8 @@ def _cached(database_url: str, artifact_root: str, count: int) -> Dataset | None
         experiment = store.get_experiment_by_name(EXPERIMENT)
         if experiment is None or experiment.tags.get(_MARKER) != _marker(count):
             return None
+        if not Path(experiment.artifact_location).is_relative_to(artifact_root):
+            return None  # built with another cache folder: its payloads are elsewhere
         ids = experiment.tags.get("bench.api_trace_ids", "").split(",")
         backend = store.dialect_name
         return Dataset(backend, count, database_url, artifact_root, experiment.experiment_id, ids, None)

@@ -145,6 +145,7 @@ def tracelake_server(home: str, database: str | None, workers: int) -> Iterator[
         if match is None:
             raise SystemExit("the tracelake server did not start")
         url = match.group(1)
+        _drain(process.stdout)
         _wait_health(url, process, "the tracelake server")
         yield process, url
     finally:
@@ -154,6 +155,11 @@ def tracelake_server(home: str, database: str | None, workers: int) -> Iterator[
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(30)
+
+
+def _drain(stream: Any) -> None:
+    """Read (and drop) the rest of a server's output: a full pipe would block the server's logging."""
+    threading.Thread(target=lambda: stream.read(), daemon=True).start()
 
 
 def _free_port() -> int:

@@ -14,7 +14,8 @@ itself drawn:
 - trace: the span tree and the root span's details (`#span-panel[data-span-id]`); then, in the same
   page, the time from a click on another span until its payload is drawn ("open a span");
 - dashboard: first render is the requests chart (`body[data-first-render=dashboard]`); "complete"
-  is every tile and time chart above the fold (`body[data-loaded=dashboard]`).
+  is every tile and time chart (`body[data-loaded=dashboard]`); "breakdowns" the three grouped
+  tables under them, in view at the benchmark's window size (`body[data-breakdowns=loaded]`).
 
 The first run of each page is reported apart ("cold": the server's caches and the OS page cache
 are empty then); the median is over the repetitions after it.
@@ -236,6 +237,8 @@ def main() -> None:
     dashboard = {
         "first render": "body[data-first-render=dashboard] #chart-requests rect.mark",
         "complete": "body[data-loaded=dashboard]",
+        # Waited for so that no repetition leaves its grouped queries running into the next one.
+        "breakdowns": "body[data-breakdowns=loaded]",
     }
     pages: dict[str, tuple[str, str, dict[str, str], bool]] = {
         "explorer": (

@@ -3,15 +3,32 @@ the CSRF token, log out."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
-from ui.conftest import browser, chromium_path  # noqa: F401 - the UI tests' browser fixtures
+import pytest
+
+from ui.conftest import chromium_path  # noqa: F401 - skips (or fails in CI) without Chromium
 
 from .conftest import PASSWORD, AuthServer
 from .worlds import make_world, package_b64
 
 
-def test_log_in_tag_a_trace_and_log_out_in_a_browser(auth_server: AuthServer, browser: Any) -> None:  # noqa: F811
+@pytest.fixture
+def browser(chromium_path: str) -> Iterator[Any]:  # noqa: F811
+    # Not the UI tests' session-wide browser: Playwright's sync API keeps an event loop running in
+    # this thread while it is open, which later tests' asyncio.run() would trip over.
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium_path, args=["--no-sandbox"], headless=True)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def test_log_in_tag_a_trace_and_log_out_in_a_browser(auth_server: AuthServer, browser: Any) -> None:
     auth_server.user("alice")
     with auth_server.client(auth_server.tokens["root"]) as root:
         world = make_world(root, package_b64(), prefix="browser")

@@ -144,6 +144,9 @@ def test_reading_many_traces_at_once(store: SqlTraceStore, experiment_id: str) -
     assert sorted(found) == [trace_id(n) for n in range(1, 30)]  # 30 does not exist
     assert found[trace_id(7)] == simple_trace(7).spans
     assert len(found[trace_id(5)]) == 4
+    # The bulk readers' form: the same spans as their stored dicts, in the same order.
+    as_dicts = store.get_span_dicts_of([trace_id(n) for n in range(1, 31)])
+    assert {key: [span.to_dict() for span in spans] for key, spans in found.items()} == as_dicts
 
 
 def test_many_new_traces_in_one_call_are_inserted_in_groups(store: SqlTraceStore, experiment_id: str) -> None:

@@ -103,7 +103,9 @@ def server(
         stop_server(process)
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: while Playwright's sync API is open it keeps an event loop running
+# on the main thread, and every asyncio test that ran after it (in other folders) would fail.
+@pytest.fixture(scope="module")
 def browser(chromium_path: str) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 

@@ -59,6 +59,8 @@ def test_dashboard_numbers_match_the_metrics_api(server: tuple[str, Seeded], pro
     bars = page.locator("#chart-requests rect.mark")
     assert sum(int(str(bar.get_attribute("data-value"))) for bar in bars.all()) == 9
     assert page.locator("#chart-latency circle.mark").count() == 3  # p50, p90, p99 of the one bucket
+    # Breakdowns (the costliest queries) load when scrolled into view.
+    page.locator("#breakdowns").scroll_into_view_if_needed()
     page.wait_for_selector("body[data-breakdowns=loaded]")
     model_row = page.locator('#by-model tr[data-group="gpt-4o-mini"]')
     assert model_row.locator("td").nth(1).inner_text() == "8"  # eight LLM calls

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import httpx
+
+from tracelake.model import Span, SpanStatus, StatusCode, TraceBatch, TraceFields
+from tracelake.store import open_embedded_store
 
 from .seed import Seeded
 
@@ -46,3 +52,49 @@ def test_ui_endpoints_answer_and_reject_bad_input(server: tuple[str, Seeded]) ->
         assert http.get("/ui/static/../app.py").status_code == 404
         assert http.get("/ui/static/js/nothing.js").status_code == 404
         assert http.get("/", follow_redirects=False).headers["location"] == "/ui/experiments"
+
+
+def _span(trace_id: str, span_id: str, parent_id: str | None, name: str, at_ns: int, outputs: object) -> Span:
+    return Span(
+        trace_id=trace_id,
+        span_id=span_id,
+        parent_id=parent_id,
+        name=name,
+        span_type="TOOL",
+        start_time_ns=at_ns,
+        end_time_ns=at_ns + 1_000_000,
+        status=SpanStatus(StatusCode.OK, ""),
+        inputs={"step": name},
+        outputs=outputs,
+    )
+
+
+def test_a_span_read_after_more_spans_arrive_sees_them(
+    server: tuple[str, Seeded], seeded_home: tuple[Path, Seeded]
+) -> None:
+    """The server keeps decoded traces for the span reads of the trace view; new spans must still show."""
+    url, _ = server
+    home, _ = seeded_home
+    trace_id = "5a" * 16
+    root, first, second = "1" * 16, "2" * 16, "3" * 16
+    now_ns = time.time_ns()
+    with open_embedded_store(home) as store, httpx.Client(base_url=url, timeout=30) as http:
+        experiment_id = store.get_or_create_experiment("late-spans").experiment_id
+        fields = TraceFields(tags={}, metadata={}, request_preview="q", response_preview=None)
+        store.write_batches(
+            experiment_id, [TraceBatch(trace_id, [_span(trace_id, first, root, "first", now_ns, "v1")], fields)]
+        )
+        index = http.get(f"/api/v1/traces/{trace_id}/span-index", params={"prefetch_payloads": "true"})
+        assert [span["name"] for span in index.json()["spans"]] == ["first"]
+        assert http.get(f"/api/v1/traces/{trace_id}/spans/{first}").json()["span"]["outputs"] == "v1"
+        assert http.get(f"/api/v1/traces/{trace_id}/spans/{second}").status_code == 404
+
+        # More spans arrive (and the root), as from another process: the next reads show them.
+        later = [
+            _span(trace_id, root, None, "root", now_ns - 1000, "done"),
+            _span(trace_id, second, root, "second", now_ns + 5_000_000, "v2"),
+        ]
+        store.write_batches(experiment_id, [TraceBatch(trace_id, later, fields)])
+        assert http.get(f"/api/v1/traces/{trace_id}/spans/{second}").json()["span"]["outputs"] == "v2"
+        assert http.get(f"/api/v1/traces/{trace_id}/spans/{root}").json()["span"]["name"] == "root"
+        assert http.get(f"/api/v1/traces/{trace_id}/spans/{first}").json()["span"]["outputs"] == "v1"

@@ -38,6 +38,7 @@ class RetentionStore(Protocol):
     def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> Experiment: ...
     def delete_experiment_tag(self, experiment_id: str, key: str) -> Experiment: ...
     def sweep_orphan_packs(self, min_age_s: float = 3600.0) -> int: ...
+    def refresh_statistics(self) -> None: ...
     def delete_traces(
         self,
         experiment_id: str,
@@ -201,6 +202,7 @@ class RetentionWorker:
         """
         deleted = enforce_retention(self._store, self._clock(), self._batch_size, self._stop)
         if not self._stop.is_set():
+            self._store.refresh_statistics()
             swept = self._store.sweep_orphan_packs()
             if swept:
                 logger.info("deleted %d orphaned payload pack(s)", swept)

@@ -1,7 +1,8 @@
 """Read a batch of traces from the store and shape it into the three archive tables' Arrow rows.
 
 Index rows come straight from the SQL index (one query per table per chunk of ids), spans from the
-payload packs through `SqlTraceStore.get_spans_of`, which opens each pack once per batch.
+payload packs through `SqlTraceStore.get_span_dicts_of` — the stored span dicts, with no `Span`
+objects built — which opens each pack once per batch.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import orjson
 import pyarrow as pa
 from sqlalchemy import Connection, select
 
-from tracelake.model import Span
 from tracelake.monitoring.archive.schema import ASSESSMENTS, SPANS, TRACES
 from tracelake.store import SqlTraceStore
 from tracelake.store.sql.dialect import chunks
@@ -41,6 +41,10 @@ def _json(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
+def _json_or_none(value: Any, dumps: Any, option: int) -> str | None:
+    return None if value is None else str(dumps(value, option=option).decode())
+
+
 def _day(ms: int) -> int:
     """Days since the epoch (Arrow date32) of a millisecond time, in UTC."""
     return ms // _MS_PER_DAY
@@ -59,56 +63,65 @@ def _key_values(connection: Connection, table: Any, trace_ids: Sequence[str]) ->
     return values
 
 
-def _root(spans: Sequence[Span]) -> Span | None:
-    ids = {span.span_id for span in spans}
+SpanDict = dict[str, Any]
+
+
+def _root(spans: Sequence[SpanDict]) -> SpanDict | None:
+    ids = {span["span_id"] for span in spans}
     for span in spans:
-        if span.parent_id is None or span.parent_id not in ids:
+        parent_id = span.get("parent_id")
+        if parent_id is None or parent_id not in ids:
             return span
     return None
 
 
-def _spans_table(spans_by_trace: Sequence[tuple[str, int, Sequence[Span]]], now_us: int) -> pa.Table:
+def _usage_column(values: Sequence[Mapping[str, Any] | None], name: str) -> list[Any]:
+    return [None if value is None else value.get(name) for value in values]
+
+
+def _spans_table(spans_by_trace: Sequence[tuple[str, int, Sequence[SpanDict]]], now_us: int) -> pa.Table:
     """Build the `spans` rows column by column (per-row dicts cost twice as much at a million spans)."""
     spans = [span for _, _, trace_spans in spans_by_trace for span in trace_spans]
     experiment_ids = [experiment for experiment, _, trace_spans in spans_by_trace for _ in trace_spans]
     days = [day for _, day, trace_spans in spans_by_trace for _ in trace_spans]
     dumps, option = orjson.dumps, orjson.OPT_NON_STR_KEYS
-    usages = [span.token_usage for span in spans]
-    costs = [span.cost for span in spans]
-    starts = [span.start_time_ns for span in spans]
-    ends = [span.end_time_ns for span in spans]
+    usages = [span.get("token_usage") for span in spans]
+    costs = [span.get("cost") for span in spans]
+    starts = [span["start_time_ns"] for span in spans]
+    ends = [span.get("end_time_ns") for span in spans]
+    statuses = [span.get("status") or {} for span in spans]
     columns: dict[str, list[Any]] = {
-        "trace_id": [span.trace_id for span in spans],
-        "span_id": [span.span_id for span in spans],
+        "trace_id": [span["trace_id"] for span in spans],
+        "span_id": [span["span_id"] for span in spans],
         "experiment_id": experiment_ids,
         "date": days,
-        "parent_span_id": [span.parent_id for span in spans],
-        "name": [span.name for span in spans],
-        "span_type": [span.span_type for span in spans],
-        "status_code": [span.status.code.value for span in spans],
-        "status_message": [span.status.message for span in spans],
+        "parent_span_id": [span.get("parent_id") for span in spans],
+        "name": [span["name"] for span in spans],
+        "span_type": [span.get("span_type") or "UNKNOWN" for span in spans],
+        "status_code": [status.get("code", "UNSET") for status in statuses],
+        "status_message": [status.get("message", "") for status in statuses],
         "start_time": [start // 1000 for start in starts],
         "end_time": [None if end is None else end // 1000 for end in ends],
         "start_time_ns": starts,
         "end_time_ns": ends,
         "duration_ms": [None if end is None else (end - start) / 1e6 for start, end in zip(starts, ends, strict=True)],
-        "model_name": [span.model_name for span in spans],
-        "inputs": [None if span.inputs is None else dumps(span.inputs, option=option).decode() for span in spans],
-        "outputs": [None if span.outputs is None else dumps(span.outputs, option=option).decode() for span in spans],
-        "attributes": [dumps(span.attributes, option=option).decode() for span in spans],
-        "events": [dumps([event.to_dict() for event in span.events], option=option).decode() for span in spans],
+        "model_name": [span.get("model_name") for span in spans],
+        "inputs": [_json_or_none(span.get("inputs"), dumps, option) for span in spans],
+        "outputs": [_json_or_none(span.get("outputs"), dumps, option) for span in spans],
+        "attributes": [dumps(span.get("attributes") or {}, option=option).decode() for span in spans],
+        "events": [dumps(span.get("events") or [], option=option).decode() for span in spans],
         "archived_time": [now_us] * len(spans),
     }
     for name in ("input_tokens", "output_tokens", "total_tokens", "cached_input_tokens", "reasoning_tokens"):
-        columns[name] = [None if usage is None else getattr(usage, name) for usage in usages]
+        columns[name] = _usage_column(usages, name)
     for name in ("input_cost", "output_cost", "total_cost"):
-        columns[name] = [None if cost is None else getattr(cost, name) for cost in costs]
+        columns[name] = _usage_column(costs, name)
     return pa.Table.from_arrays([pa.array(columns[field.name], field.type) for field in SPANS], schema=SPANS)
 
 
 def _trace_row(
     row: Mapping[Any, Any],
-    spans: Sequence[Span],
+    spans: Sequence[SpanDict],
     tags: list[tuple[str, str]],
     metadata: list[tuple[str, str]],
     now_us: int,
@@ -123,8 +136,8 @@ def _trace_row(
         "execution_duration_ms": row["execution_duration"],
         "state": row["state"],
         "name": row["name"],
-        "request": None if root is None else _json(root.inputs),
-        "response": None if root is None else _json(root.outputs),
+        "request": None if root is None else _json(root.get("inputs")),
+        "response": None if root is None else _json(root.get("outputs")),
         "request_preview": row["request_preview"],
         "response_preview": row["response_preview"],
         "client_request_id": row["client_request_id"],
@@ -146,7 +159,7 @@ def _trace_row(
             )
         },
         "span_count": len(spans),
-        "spans": orjson.dumps([span.to_dict() for span in spans], option=orjson.OPT_NON_STR_KEYS).decode(),
+        "spans": orjson.dumps(spans, option=orjson.OPT_NON_STR_KEYS).decode(),
         "last_update_time": _us(row["last_update_time"]),
         "archived_time": now_us,
     }
@@ -191,9 +204,9 @@ def load_batch(store: SqlTraceStore, trace_ids: Sequence[str], now_ms: int) -> A
             assessment_rows.extend(connection.execute(query).mappings())
         tags = _key_values(connection, trace_tags, list(trace_rows))
         metadata = _key_values(connection, trace_metadata, list(trace_rows))
-    spans_of = store.get_spans_of(list(trace_rows))
+    spans_of = store.get_span_dicts_of(list(trace_rows))
     trace_out: list[dict[str, Any]] = []
-    span_groups: list[tuple[str, int, Sequence[Span]]] = []
+    span_groups: list[tuple[str, int, Sequence[SpanDict]]] = []
     for trace_id, row in trace_rows.items():
         spans = spans_of.get(trace_id, [])
         trace_out.append(_trace_row(row, spans, tags.get(trace_id, []), metadata.get(trace_id, []), now_us))

@@ -23,11 +23,14 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from tracelake.exceptions import StoreError
 from tracelake.model import Span
 from tracelake.store.artifacts.base import ArtifactRepository
 from tracelake.store.artifacts.payload import artifact_repository, decode_spans, encode_spans, unique_name
+
+T = TypeVar("T")
 
 PACK_FOLDER = "packs"
 PACK_SUFFIX = ".pack"
@@ -122,24 +125,47 @@ class PayloadPacks:
         """Start storing `members` as the pack `key` under `location`; `finish()` the result."""
         return PackWrite(self.repository(location), key, members)
 
-    def read_members(self, location: str, key: str, ranges: Sequence[MemberRange]) -> list[list[Span]]:
-        """Return the spans of each member at `ranges` of one pack.
+    def read_members(
+        self,
+        location: str,
+        key: str,
+        ranges: Sequence[MemberRange],
+        decode: Callable[[bytes], list[T]] = decode_spans,  # type: ignore[assignment]
+    ) -> list[list[T]]:
+        """Return the decoded spans of each member at `ranges` of one pack.
+
+        Args:
+            location: the artifact location the pack is under.
+            key: the pack's key there.
+            ranges: the members to read.
+            decode: turns a member's bytes into spans: `Span` objects by default, or
+                `decode_span_dicts` for their stored dicts.
 
         Raises:
             NotFoundError: the pack is gone (deleted since its ranges were read from the index).
             StoreError: the pack cannot be read, or a member is damaged.
         """
-        repository = self.repository(location)
-        members: list[list[Span]] = []
-        for member in ranges:
-            data = repository.get_range(key, member.offset, member.length)
+        members: list[list[T]] = []
+        for member, data in zip(ranges, self._read_ranges(location, key, ranges), strict=True):
             try:
-                members.append(decode_spans(data))
+                members.append(decode(data))
             except (ValueError, OSError, EOFError, KeyError, TypeError) as exc:
                 raise StoreError(
                     f"damaged payload member at {member.offset}+{member.length} of {location}/{key}: {exc}"
                 ) from exc
         return members
+
+    def _read_ranges(self, location: str, key: str, ranges: Sequence[MemberRange]) -> list[bytes]:
+        repository = self.repository(location)
+        if len(ranges) > 1:
+            start = min(member.offset for member in ranges)
+            end = max(member.offset + member.length for member in ranges)
+            # Members read together mostly lie side by side (a batch of traces written together):
+            # one read of the stretch that covers them beats a read each, unless it is mostly gaps.
+            if 2 * sum(member.length for member in ranges) >= end - start:
+                data = repository.get_range(key, start, end - start)
+                return [data[member.offset - start : member.offset - start + member.length] for member in ranges]
+        return [repository.get_range(key, member.offset, member.length) for member in ranges]
 
     def delete(self, location: str, key: str) -> None:
         """Delete a pack; deleting a missing pack is not an error."""

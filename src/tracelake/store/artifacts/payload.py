@@ -29,7 +29,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Final
+from typing import Any, Final, Protocol, TypeVar
 
 import orjson
 
@@ -82,6 +82,12 @@ def decode_spans(data: bytes) -> list[Span]:
     return [Span.from_dict(item) for item in orjson.loads(gzip.decompress(data))]
 
 
+def decode_span_dicts(data: bytes) -> list[dict[str, Any]]:
+    """Parse one payload object into the stored dicts (`Span.to_dict()` form), building no `Span`."""
+    items: list[dict[str, Any]] = orjson.loads(gzip.decompress(data))
+    return items
+
+
 class _Names:
     """Unique parts of object keys: a random token per process plus a counter (no syscall per key)."""
 
@@ -122,13 +128,29 @@ def _is_payload_key(key: str) -> bool:
     return "/" not in key and key.endswith(SUFFIX) and key.startswith((SEGMENT_PREFIX, COMPACTED_PREFIX))
 
 
-def merge_spans(objects: Iterable[Sequence[Span]]) -> list[Span]:
+class SpanKeys(Protocol):
+    """What merging and ordering look at: a `Span`, or a lighter view of a span's stored dict."""
+
+    @property
+    def span_id(self) -> str: ...
+    @property
+    def parent_id(self) -> str | None: ...
+    @property
+    def start_time_ns(self) -> int: ...
+    @property
+    def end_time_ns(self) -> int | None: ...
+
+
+S = TypeVar("S", bound=SpanKeys)
+
+
+def merge_spans(objects: Iterable[Sequence[S]]) -> list[S]:
     """Union spans from several objects, one version per span id.
 
     The first version seen wins, except that a finished version replaces an unfinished one (a span
     re-sent with its end time after an in-progress export).
     """
-    merged: dict[str, Span] = {}
+    merged: dict[str, S] = {}
     for spans in objects:
         for span in spans:
             kept = merged.get(span.span_id)
@@ -137,7 +159,7 @@ def merge_spans(objects: Iterable[Sequence[Span]]) -> list[Span]:
     return list(merged.values())
 
 
-def order_spans(spans: Iterable[Span]) -> list[Span]:
+def order_spans(spans: Iterable[S]) -> list[S]:
     """Order spans by start time, never putting a child before its parent.
 
     Spans whose parent is absent are treated as roots; spans caught in a parent cycle (corrupt
@@ -145,15 +167,15 @@ def order_spans(spans: Iterable[Span]) -> list[Span]:
     """
     spans = list(spans)
     by_id = {span.span_id: span for span in spans}
-    children: dict[str, list[Span]] = {}
-    ready: list[tuple[int, str, Span]] = []
+    children: dict[str, list[S]] = {}
+    ready: list[tuple[int, str, S]] = []
     for span in spans:
         if span.parent_id is None or span.parent_id not in by_id or span.parent_id == span.span_id:
             ready.append((span.start_time_ns, span.span_id, span))
         else:
             children.setdefault(span.parent_id, []).append(span)
     heapq.heapify(ready)
-    ordered: list[Span] = []
+    ordered: list[S] = []
     while ready:
         _, span_id, span = heapq.heappop(ready)
         ordered.append(span)

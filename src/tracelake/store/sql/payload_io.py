@@ -13,7 +13,8 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Engine, select
 
@@ -21,7 +22,7 @@ from tracelake.exceptions import NotFoundError, StoreError
 from tracelake.model import Span
 from tracelake.store.artifacts import TracePayloads
 from tracelake.store.artifacts.packs import PACK_FOLDER, PACK_SUFFIX, MemberRange, PayloadPacks
-from tracelake.store.artifacts.payload import merge_spans, order_spans
+from tracelake.store.artifacts.payload import decode_span_dicts, decode_spans, merge_spans, order_spans
 from tracelake.store.sql import segments as seg
 from tracelake.store.sql.engine import read_connection
 from tracelake.store.sql.schema import experiments
@@ -31,6 +32,47 @@ logger = logging.getLogger(__name__)
 # A compaction or a deletion can remove a member between our reading the index and reading the
 # member; the index read again then points at the new place. More attempts mean something is wrong.
 _READ_ATTEMPTS = 5
+T = TypeVar("T")
+
+
+class _DictSpan:
+    """The keys merging and ordering need, over a span's stored dict."""
+
+    __slots__ = ("data", "end_time_ns", "parent_id", "span_id", "start_time_ns")
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+        self.span_id: str = data["span_id"]
+        self.parent_id: str | None = data.get("parent_id")
+        self.start_time_ns: int = data["start_time_ns"]
+        self.end_time_ns: int | None = data.get("end_time_ns")
+
+    @staticmethod
+    def wrap(spans: list[dict[str, Any]]) -> list[_DictSpan]:
+        return [_DictSpan(span) for span in spans]
+
+    @staticmethod
+    def unwrap(span: _DictSpan) -> dict[str, Any]:
+        return span.data
+
+
+@dataclass(frozen=True)
+class _Form(Generic[T]):
+    """How a read hands spans back: decoding a member, and the views merging and ordering use."""
+
+    decode: Callable[[bytes], list[Any]]
+    from_span: Callable[[Span], Any]  # a legacy per-trace object's span, decoded as `Span`
+    wrap: Callable[[list[Any]], list[Any]]
+    unwrap: Callable[[Any], T]
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+_SPANS: _Form[Span] = _Form(decode_spans, _same, _same, _same)
+_SPAN_DICTS: _Form[dict[str, Any]] = _Form(decode_span_dicts, Span.to_dict, _DictSpan.wrap, _DictSpan.unwrap)
+
 #: Packs younger than this are never swept: their write may still be about to commit.
 ORPHAN_MIN_AGE_S = 3600.0
 
@@ -54,45 +96,54 @@ class PayloadIO:
 
     def read_spans(self, trace_ids: Sequence[str]) -> dict[str, list[Span]]:
         """Return the spans of each existing trace, parents first by start time (missing traces are left out)."""
-        result: dict[str, list[Span]] = {}
+        return self._read(trace_ids, _SPANS)
+
+    def read_span_dicts(self, trace_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        """Like `read_spans`, but each span as its stored dict (`Span.to_dict()` form), building no `Span`.
+
+        For bulk readers (the archive) that turn spans into rows or JSON anyway.
+        """
+        return self._read(trace_ids, _SPAN_DICTS)
+
+    def _read(self, trace_ids: Sequence[str], form: _Form[T]) -> dict[str, list[T]]:
+        result: dict[str, list[T]] = {}
         pending = list(dict.fromkeys(trace_ids))
         for _ in range(_READ_ATTEMPTS):
             with read_connection(self._engine) as connection:
                 index = seg.load_payload_index(connection, pending)
-            retry: list[str] = []
-            for trace_id, spans in self._read_indexed(index).items():
-                if spans is None:
-                    retry.append(trace_id)
-                else:
-                    result[trace_id] = spans
-            if not retry:
+            objects, moved = self._read_indexed(index, form)
+            for trace_id, parts in objects.items():
+                if trace_id not in moved:
+                    result[trace_id] = [form.unwrap(span) for span in order_spans(merge_spans(parts))]
+            if not moved:
                 return result
-            pending = retry
+            pending = list(moved)
         raise StoreError(f"read the spans of {pending[0]}: its payload kept moving while reading")
 
-    def _read_indexed(self, index: dict[str, seg.PayloadIndex]) -> dict[str, list[Span] | None]:
-        # Members of all the traces, grouped by pack: one repository lookup per pack.
+    def _read_indexed(
+        self, index: dict[str, seg.PayloadIndex], form: _Form[Any]
+    ) -> tuple[dict[str, list[list[Any]]], set[str]]:
+        """Read every member of the indexed traces; return them by trace, and the traces whose pack moved."""
+        # Members of all the traces, grouped by pack: each pack is opened once.
         by_pack: dict[tuple[str, str], list[tuple[str, MemberRange]]] = {}
         for trace_id, where in index.items():
             for segment in where.segments:
                 by_pack.setdefault((segment.location, segment.key), []).append((trace_id, segment.member))
-        objects: dict[str, list[list[Span]]] = {trace_id: [] for trace_id in index}
+        objects: dict[str, list[list[Any]]] = {trace_id: [] for trace_id in index}
         moved: set[str] = set()
         for (location, key), members in by_pack.items():
             try:
-                decoded = self._packs.read_members(location, key, [member for _, member in members])
+                decoded = self._packs.read_members(location, key, [member for _, member in members], form.decode)
             except NotFoundError:
                 moved.update(trace_id for trace_id, _ in members)
                 continue
             for (trace_id, _), spans in zip(members, decoded, strict=True):
-                objects[trace_id].append(spans)
+                objects[trace_id].append(form.wrap(spans))
         for trace_id, where in index.items():
             if where.legacy_objects and trace_id not in moved:
-                objects[trace_id].append(self._objects.read_spans(where.payload_uri))
-        return {
-            trace_id: None if trace_id in moved else order_spans(merge_spans(parts))
-            for trace_id, parts in objects.items()
-        }
+                legacy = self._objects.read_spans(where.payload_uri)
+                objects[trace_id].append(form.wrap([form.from_span(span) for span in legacy]))
+        return objects, moved
 
     # Deletion ------------------------------------------------------------------------------------
 

@@ -344,7 +344,7 @@ auth_principals = Table(
     "auth_principals",
     metadata,
     Column("principal_id", Integer, primary_key=True, autoincrement=True),
-    Column("kind", String(16), nullable=False),  # user | service_principal
+    Column("kind", String(32), nullable=False),  # user | service_principal
     Column("name", String(200), nullable=False),  # a username, or a service principal's client id
     Column("display_name", String(200), nullable=True),
     Column("password_hash", Text, nullable=True),  # users: scrypt$N$r$p$salt$hash

@@ -198,7 +198,7 @@ def _compact_members(connection: Connection, packs: PayloadPacks, changes: _Chan
             by_pack.setdefault((segment.location, segment.key), []).append((trace_id, segment.member))
     earlier: dict[str, list[Sequence[Span]]] = {trace_id: [] for trace_id in trace_ids}
     for (location, key), members in by_pack.items():
-        decoded = packs.read_members(location, key, [member for _, member in members])
+        decoded: list[list[Span]] = packs.read_members(location, key, [member for _, member in members])
         for (trace_id, _), spans_ in zip(members, decoded, strict=True):
             earlier[trace_id].append(spans_)
     old_packs: set[int] = set()

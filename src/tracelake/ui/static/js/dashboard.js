@@ -45,35 +45,108 @@ export async function render(main, { experimentId }) {
   rangeSelect.addEventListener("change", () => form.requestSubmit());
   replace(main, h("h1", { text: "Dashboard" }), form, message, tiles, charts, h("h2", { text: "Breakdowns" }), breakdowns);
 
+  // Each load draws placeholders at once, then fills tiles and charts as each metrics call answers
+  // (they are independent: a slow latency query never holds back the request counts). Breakdowns
+  // are asked for only when scrolled into view. Only the latest load may draw.
+  let loadSeq = 0;
+  let breakdownWatch = null;
+
   async function load() {
+    const seq = ++loadSeq;
+    const current = () => seq === loadSeq;
     replace(message);
+    delete document.body.dataset.loaded;
+    delete document.body.dataset.firstRender;
+    delete document.body.dataset.breakdowns;
     // `start`/`end` (ms) in the URL pin an absolute range; otherwise the range ends now.
     const pinned = Number(state.start) > 0 && Number(state.end) > Number(state.start);
     const end = pinned ? Number(state.end) : Date.now();
     const start = pinned ? Number(state.start) : end - RANGES[state.range];
     const bucketSeconds = bucketFor(end - start);
+    const bucketMs = bucketSeconds * 1000;
     const base = { experiment_ids: [experimentId], filter: state.filter || null, start_time_ms: start, end_time_ms: end };
     const metrics = (extra) => api("POST", "/api/v1/metrics", { ...base, ...extra });
+    const timeline = (names) => metrics({ bucket_seconds: bucketSeconds, metrics: names }).then((r) => r.series[0]?.points ?? []);
+    const chartOf = (options) => timeChart({ start, end, bucketMs, ...options });
+    const sum = (points, name) => points.reduce((total, p) => total + (p[name] ?? 0), 0);
+
+    drawPlaceholders();
+    breakdownWatch?.disconnect();
+    replace(breakdowns, h("div", { class: "muted", text: "Breakdowns load when shown…" }));
+
+    // 1. Request counts: the cheapest query, drawn first; a bad filter is reported by this one.
+    let counts;
     try {
-      const [timeline, totals] = await Promise.all([
-        metrics({ bucket_seconds: bucketSeconds }), metrics({ bucket_seconds: WHOLE_RANGE_BUCKET }),
-      ]);
-      drawTiles(totals.series[0]?.points[0] ?? {});
-      drawCharts(timeline.series[0]?.points ?? [], start, end, bucketSeconds * 1000);
-      document.body.dataset.loaded = "dashboard";
+      counts = await timeline(["request_count"]);
     } catch (error) {
-      document.body.dataset.loaded = "dashboard";
+      if (!current()) return;
       if (error instanceof ApiError && error.status === 400 && error.position !== null) replace(message, filterError(error, state.filter));
       else replace(message, errorBox(error));
+      document.body.dataset.loaded = "dashboard";
       return;
     }
-    const [byModel, byEnvironment, bySpan, feedback] = await Promise.allSettled([
-      metrics({ bucket_seconds: WHOLE_RANGE_BUCKET, group_by: "model", metrics: BREAKDOWN_METRICS }),
-      metrics({ bucket_seconds: WHOLE_RANGE_BUCKET, group_by: "metadata.environment", metrics: BREAKDOWN_METRICS }),
-      metrics({ bucket_seconds: WHOLE_RANGE_BUCKET, group_by: "span.name", metrics: BREAKDOWN_METRICS }),
-      api("POST", "/api/v1/metrics/feedback", { ...base, bucket_seconds: bucketSeconds }),
+    if (!current()) return;
+    const requests = sum(counts, "request_count");
+    setTile("tile-requests", formatCount(requests));
+    put("requests", chartOf({ id: "chart-requests", title: "Requests", kind: "bar",
+      series: [{ name: "requests", points: pick(counts, "request_count") }], format: (v) => formatCount(Math.round(v)) }));
+    document.body.dataset.firstRender = "dashboard";
+
+    // 2. Everything else above the fold, at once, each drawn when it answers.
+    const parts = [
+      timeline(["request_count", "error_rate"]).then((points) => {
+        if (!current()) return;
+        const errors = points.reduce((total, p) => total + Math.round((p.error_rate ?? 0) * (p.request_count ?? 0)), 0);
+        const total = sum(points, "request_count");
+        setTile("tile-errors", formatPercent(total ? errors / total : null));
+        put("errors", chartOf({ id: "chart-errors", title: "Error rate",
+          series: [{ name: "error rate", points: pick(points, "error_rate"), color: "var(--bad)" }], format: formatPercent }));
+      }),
+      timeline(["latency_p50", "latency_p90", "latency_p99"]).then((points) => {
+        if (!current()) return;
+        put("latency", chartOf({ id: "chart-latency", title: "Latency", series: [
+          { name: "p50", points: pick(points, "latency_p50") }, { name: "p90", points: pick(points, "latency_p90") },
+          { name: "p99", points: pick(points, "latency_p99") }], format: formatDuration }));
+      }),
+      metrics({ bucket_seconds: WHOLE_RANGE_BUCKET, metrics: ["latency_p50", "latency_p90", "latency_p99"] }).then((result) => {
+        if (!current()) return;
+        const point = result.series[0]?.points[0] ?? {};
+        setTile("tile-p50", formatDuration(point.latency_p50));
+        setTile("tile-p90", formatDuration(point.latency_p90));
+        setTile("tile-p99", formatDuration(point.latency_p99));
+      }),
+      timeline(["input_tokens", "output_tokens", "total_tokens", "cost"]).then((points) => {
+        if (!current()) return;
+        setTile("tile-tokens", formatCount(points.some((p) => p.total_tokens !== null && p.total_tokens !== undefined)
+          ? sum(points, "total_tokens") : null));
+        setTile("tile-cost", formatCost(points.some((p) => p.cost !== null && p.cost !== undefined) ? sum(points, "cost") : null));
+        put("tokens", chartOf({ id: "chart-tokens", title: "Tokens", series: [
+          { name: "input", points: pick(points, "input_tokens") }, { name: "output", points: pick(points, "output_tokens") }],
+        format: (v) => formatCount(Math.round(v)) }));
+        put("cost", chartOf({ id: "chart-cost", title: "Cost (USD)", series: [{ name: "cost", points: pick(points, "cost") }],
+          format: formatCost }));
+      }),
+      api("POST", "/api/v1/metrics/feedback", { ...base, bucket_seconds: bucketSeconds }).then((result) => {
+        if (current()) put("feedback", feedbackChart(result, start, end, bucketMs));
+      }),
+    ];
+    const settled = await Promise.allSettled(parts);
+    if (!current()) return;
+    const failed = settled.find((result) => result.status === "rejected");
+    if (failed) replace(message, errorBox(failed.reason));
+    document.body.dataset.loaded = "dashboard";
+
+    // 3. Breakdowns (three grouped queries, the costliest): when the user scrolls to them.
+    breakdownWatch = whenShown(breakdowns, () => loadBreakdowns(metrics, current));
+  }
+
+  async function loadBreakdowns(metrics, current) {
+    replace(breakdowns, h("div", { class: "muted", text: "Loading breakdowns…" }));
+    const grouped = (groupBy) => metrics({ bucket_seconds: WHOLE_RANGE_BUCKET, group_by: groupBy, metrics: BREAKDOWN_METRICS });
+    const [byModel, byEnvironment, bySpan] = await Promise.allSettled([
+      grouped("model"), grouped("metadata.environment"), grouped("span.name"),
     ]);
-    if (feedback.status === "fulfilled") charts.append(feedbackChart(feedback.value, start, end, bucketSeconds * 1000));
+    if (!current()) return;
     const rows = (result) => (result.status === "fulfilled" ? result.value.series.map((s) => ({ group: s.group, ...(s.points[0] || {}) })) : null);
     const spanRows = rows(bySpan) || [];
     replace(breakdowns,
@@ -84,31 +157,44 @@ export async function render(main, { experimentId }) {
     document.body.dataset.breakdowns = "loaded";
   }
 
-  function drawTiles(point) {
-    const tile = (id, label, value) => h("div", { class: "tile", attrs: { id } }, h("div", { class: "tile-label", text: label }),
-      h("div", { class: "tile-value", text: value }));
-    replace(tiles,
-      tile("tile-requests", "Requests", formatCount(point.request_count ?? 0)),
-      tile("tile-errors", "Error rate", formatPercent(point.error_rate)),
-      tile("tile-p50", "Latency p50", formatDuration(point.latency_p50)),
-      tile("tile-p90", "Latency p90", formatDuration(point.latency_p90)),
-      tile("tile-p99", "Latency p99", formatDuration(point.latency_p99)),
-      tile("tile-tokens", "Tokens", formatCount(point.total_tokens)),
-      tile("tile-cost", "Cost", formatCost(point.cost)));
+  const TILES = [["tile-requests", "Requests"], ["tile-errors", "Error rate"], ["tile-p50", "Latency p50"],
+    ["tile-p90", "Latency p90"], ["tile-p99", "Latency p99"], ["tile-tokens", "Tokens"], ["tile-cost", "Cost"]];
+  const CHARTS = [["requests", "Requests"], ["errors", "Error rate"], ["latency", "Latency"], ["tokens", "Tokens"],
+    ["cost", "Cost (USD)"], ["feedback", "Feedback: mean value (share of thumbs up)"]];
+  let slots = {};
+
+  function drawPlaceholders() {
+    replace(tiles, TILES.map(([id, label]) => h("div", { class: "tile", attrs: { id, "aria-busy": "true" } },
+      h("div", { class: "tile-label", text: label }), h("div", { class: "tile-value muted", text: "…" }))));
+    slots = Object.fromEntries(CHARTS.map(([key, title]) => [key, h("figure", { class: "chart-card loading", attrs: { "aria-busy": "true" } },
+      h("figcaption", { text: title }), h("div", { class: "muted chart-empty", text: "Loading…" }))]));
+    replace(charts, Object.values(slots));
   }
 
-  function drawCharts(points, start, end, bucketMs) {
-    const pick = (name) => points.map((p) => ({ x: p.start_time_ms, y: p[name] }));
-    const common = { start, end, bucketMs };
-    replace(charts,
-      timeChart({ ...common, id: "chart-requests", title: "Requests", kind: "bar", series: [{ name: "requests", points: pick("request_count") }], format: (v) => formatCount(Math.round(v)) }),
-      timeChart({ ...common, id: "chart-errors", title: "Error rate", series: [{ name: "error rate", points: pick("error_rate"), color: "var(--bad)" }], format: formatPercent }),
-      timeChart({ ...common, id: "chart-latency", title: "Latency", series: [
-        { name: "p50", points: pick("latency_p50") }, { name: "p90", points: pick("latency_p90") }, { name: "p99", points: pick("latency_p99") }],
-      format: formatDuration }),
-      timeChart({ ...common, id: "chart-tokens", title: "Tokens", series: [
-        { name: "input", points: pick("input_tokens") }, { name: "output", points: pick("output_tokens") }], format: (v) => formatCount(Math.round(v)) }),
-      timeChart({ ...common, id: "chart-cost", title: "Cost (USD)", series: [{ name: "cost", points: pick("cost") }], format: formatCost }));
+  function setTile(id, value) {
+    const tile = document.getElementById(id);
+    tile.removeAttribute("aria-busy");
+    const box = tile.querySelector(".tile-value");
+    box.classList.remove("muted");
+    box.textContent = value;
+  }
+
+  function put(key, element) {
+    slots[key].replaceWith(element);
+    slots[key] = element;
+  }
+
+  function pick(points, name) {
+    return points.map((p) => ({ x: p.start_time_ms, y: p[name] }));
+  }
+
+  /** Run `action` once, when `element` comes within 200 px of the viewport; return the observer. */
+  function whenShown(element, action) {
+    const observer = new IntersectionObserver((entries) => {
+      if (entries.some((entry) => entry.isIntersecting)) { observer.disconnect(); action(); }
+    }, { rootMargin: "200px" });
+    observer.observe(element);
+    return observer;
   }
 
   function feedbackChart(result, start, end, bucketMs) {

@@ -5,7 +5,7 @@
 const SAFE_ATTRIBUTES = new Set([
   "id", "class", "title", "role", "tabindex", "type", "name", "value", "placeholder", "for", "colspan",
   "aria-label", "aria-expanded", "aria-selected", "aria-sort", "aria-invalid", "aria-describedby",
-  "aria-live", "aria-level", "aria-controls", "aria-current", "aria-pressed", "aria-hidden", "spellcheck",
+  "aria-live", "aria-level", "aria-controls", "aria-current", "aria-pressed", "aria-hidden", "aria-busy", "spellcheck",
   "autocomplete", "min", "max", "step", "checked", "selected", "disabled", "open", "scope", "datetime",
   "required", "maxlength", "rows", "method", "autofocus",
 ]);

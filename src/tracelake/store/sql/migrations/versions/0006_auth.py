@@ -30,7 +30,7 @@ def upgrade() -> None:
     op.create_table(
         "auth_principals",
         sa.Column("principal_id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("kind", sa.String(32), nullable=False),
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("display_name", sa.String(200), nullable=True),
         sa.Column("password_hash", sa.Text(), nullable=True),
