@@ -6,12 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, Select, and_, select
 
 from tracelake.exceptions import QueryError
 from tracelake.model import TraceInfo
 from tracelake.query.compile import compile_filter
 from tracelake.query.grammar import parse_filter
+from tracelake.query.narrowing import candidate_trace_ids
 from tracelake.query.nodes import unparse
 from tracelake.query.order import OrderKey, order_clauses, parse_order_by
 from tracelake.query.pagination import decode_token, encode_token, query_fingerprint, rows_after
@@ -130,7 +131,13 @@ def search_traces(
     if ids is not None and not ids:
         return SearchPage()
 
-    statement = build_search_statement(ids, compile_filter(expression), keys, after, max_results + 1)
+    where = compile_filter(expression)
+    narrowed = candidate_trace_ids(store, expression, ids)
+    if narrowed is not None:
+        if not narrowed:
+            return SearchPage()
+        where = and_(where, traces.c.trace_id.in_(narrowed))
+    statement = build_search_statement(ids, where, keys, after, max_results + 1)
     rows = [tuple(row) for row in store.execute_read(statement)]
     page, more = rows[:max_results], len(rows) > max_results
     trace_ids = [str(row[-1]) for row in page]
