@@ -486,10 +486,12 @@ def targets(result: dict[str, Any]) -> list[str]:
     overrun = result.get("overrun")
     if overrun:
         normal = by_store.get("SQLite", {}).get("rss_peak_mib")
-        bounded = overrun["statuses"].get(429, 0) > 0 and (normal is None or overrun["rss_peak_mib"] < 2 * normal)
+        # Status codes are ints in the run and strings once the result went through JSON (report.py).
+        refused = overrun["statuses"].get(429, overrun["statuses"].get("429", 0))
+        bounded = refused > 0 and (normal is None or overrun["rss_peak_mib"] < 2 * normal)
         found.append(
             f"memory bounded under an overrunning sender (429s answered, peak RSS under twice the normal run's):"
-            f" {overrun['statuses'].get(429, 0):,} x 429, {overrun['rss_peak_mib']:.0f} MiB → {verdict(bounded)}"
+            f" {refused:,} x 429, {overrun['rss_peak_mib']:.0f} MiB → {verdict(bounded)}"
         )
     return found
 

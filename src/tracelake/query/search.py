@@ -71,12 +71,15 @@ def _check_max_results(max_results: int) -> None:
         raise QueryError(f"max_results must be between 1 and {MAX_RESULTS_LIMIT}, not {max_results}")
 
 
-def _scope(experiment_ids: list[int] | None) -> ColumnElement[bool]:
+def _scope(experiment_ids: list[int] | None, use_index: bool = True) -> ColumnElement[bool]:
+    # `experiment_id + 0` is the same test without the (experiment, time) index: a narrowed search
+    # must fetch its few trace ids by primary key, not walk that index in time order.
+    column: ColumnElement[int] = traces.c.experiment_id if use_index else traces.c.experiment_id + 0
     if experiment_ids is None:
         # "All experiments" means the live ones: a deleted experiment's traces stay out of search.
         active = select(experiments.c.experiment_id).where(experiments.c.lifecycle_stage == "active")
-        return traces.c.experiment_id.in_(active)
-    return traces.c.experiment_id.in_(experiment_ids)
+        return column.in_(active)
+    return column.in_(experiment_ids)
 
 
 def build_search_statement(
@@ -85,9 +88,17 @@ def build_search_statement(
     keys: Sequence[OrderKey],
     after: Sequence[Any] | None,
     limit: int,
+    narrowed_to: Sequence[str] | None = None,
 ) -> Select[Any]:
-    """Return the SELECT of the sort values (the last being trace_id) of one page of matches."""
-    statement = select(*(key.column for key in keys)).where(_scope(experiment_ids), where)
+    """Return the SELECT of the sort values (the last being trace_id) of one page of matches.
+
+    `narrowed_to`: the only trace ids that can match (see `tracelake.query.narrowing`); they are
+    then fetched by primary key and sorted, instead of walking every trace in order.
+    """
+    scope = _scope(experiment_ids, use_index=narrowed_to is None)
+    if narrowed_to is not None:
+        where = and_(where, traces.c.trace_id.in_(narrowed_to))
+    statement = select(*(key.column for key in keys)).where(scope, where)
     if after is not None:
         statement = statement.where(rows_after(keys, after))
     return statement.order_by(*order_clauses(keys)).limit(limit)
@@ -131,13 +142,10 @@ def search_traces(
     if ids is not None and not ids:
         return SearchPage()
 
-    where = compile_filter(expression)
     narrowed = candidate_trace_ids(store, expression, ids)
-    if narrowed is not None:
-        if not narrowed:
-            return SearchPage()
-        where = and_(where, traces.c.trace_id.in_(narrowed))
-    statement = build_search_statement(ids, where, keys, after, max_results + 1)
+    if narrowed == []:
+        return SearchPage()
+    statement = build_search_statement(ids, compile_filter(expression), keys, after, max_results + 1, narrowed)
     rows = [tuple(row) for row in store.execute_read(statement)]
     page, more = rows[:max_results], len(rows) > max_results
     trace_ids = [str(row[-1]) for row in page]
