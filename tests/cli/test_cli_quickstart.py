@@ -26,7 +26,9 @@ def test_quickstart_prints_a_summary_of_what_it_stored(quickstart: Quickstart) -
 
 
 def test_quickstart_traces_carry_sessions_users_tags_and_usage(quickstart: Quickstart) -> None:
-    traces = sorted(quickstart.traces, key=lambda info: info["request_time"])
+    # In request order: the client request ids end with the request's number (two quick requests
+    # can start in the same millisecond, so request_time does not order them).
+    traces = sorted(quickstart.traces, key=lambda info: int(info["client_request_id"].rsplit("-", 1)[1]))
 
     assert len(traces) == 6
     assert [info["state"] for info in traces] == ["OK", "OK", "OK", "ERROR", "OK", "OK"]
@@ -46,7 +48,7 @@ def test_quickstart_traces_carry_sessions_users_tags_and_usage(quickstart: Quick
 
 
 def test_quickstart_llm_spans_record_the_stubs_exact_token_counts(quickstart: Quickstart, cli: Cli) -> None:
-    first = min(quickstart.traces, key=lambda info: info["request_time"])
+    first = min(quickstart.traces, key=lambda info: int(info["client_request_id"].rsplit("-", 1)[1]))
     trace = json.loads(cli(quickstart.home, "traces", "get", first["trace_id"], "--json").stdout)
 
     spans = {span["span_type"]: span for span in trace["data"]["spans"]}
