@@ -6,11 +6,15 @@ import argparse
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tracelake
 from tracelake import _config
 from tracelake.cli._errors import CliError
+
+if TYPE_CHECKING:
+    from tracelake.model import Experiment
+    from tracelake.store import SqlTraceStore
 
 
 def configure(args: argparse.Namespace, **settings: Any) -> None:
@@ -47,3 +51,43 @@ def experiment_ids(names: Sequence[str] | None, ids: Sequence[str] | None) -> li
     if ids:
         return list(ids)
     return None
+
+
+def local_store(args: argparse.Namespace, subject: str) -> SqlTraceStore:
+    """Configure from the global options and return the local store (embedded folder or database URL).
+
+    Args:
+        args: the parsed command line.
+        subject: who needs it, for the error, e.g. "'tracelake experiments' works".
+
+    Raises:
+        CliError: the destination is a server, not a store this process can open.
+    """
+    from tracelake import _setup
+    from tracelake.exceptions import ConfigError
+    from tracelake.store import SqlTraceStore
+
+    configure(args)
+    try:
+        store = _setup.get_store()
+    except ConfigError as exc:
+        raise CliError(
+            f"{exc}: {subject} on a local store for now (--home, or --tracking-uri sqlite:///… or postgresql://…)"
+        ) from exc
+    if not isinstance(store, SqlTraceStore):  # pragma: no cover - every local destination is a SqlTraceStore
+        raise CliError(f"cannot use a {type(store).__name__} here")
+    return store
+
+
+def selected_experiment(store: SqlTraceStore, args: argparse.Namespace) -> Experiment:
+    """Return the experiment named by `--experiment NAME` or `--experiment-id ID`.
+
+    Raises:
+        CliError: no experiment has that name.
+    """
+    if args.experiment:
+        experiment = store.get_experiment_by_name(args.experiment)
+        if experiment is None:
+            raise CliError(f"no experiment named {args.experiment!r} (check the name, --home and --tracking-uri)")
+        return experiment
+    return store.get_experiment(args.experiment_id)

@@ -16,35 +16,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from tracelake import _setup
 from tracelake.cli import _sdk
 from tracelake.cli._errors import EXIT_FAILURE, EXIT_OK, CliError
 from tracelake.cli._render import format_duration, format_time
-from tracelake.exceptions import ConfigError
-from tracelake.model import Experiment
 from tracelake.store import SqlTraceStore
 
 
 def _store(args: argparse.Namespace) -> SqlTraceStore:
-    _sdk.configure(args)
-    try:
-        store = _setup.get_store()
-    except ConfigError as exc:
-        raise CliError(
-            f"{exc}: the archive commands work on a local store (--home, or --tracking-uri sqlite:///… or postgresql://…)"
-        ) from exc
-    if not isinstance(store, SqlTraceStore):  # pragma: no cover - every local destination is a SqlTraceStore
-        raise CliError(f"the archive commands cannot use a {type(store).__name__}")
-    return store
-
-
-def _experiment(store: SqlTraceStore, args: argparse.Namespace) -> Experiment:
-    if args.experiment:
-        experiment = store.get_experiment_by_name(args.experiment)
-        if experiment is None:
-            raise CliError(f"no experiment named {args.experiment!r} (check the name, --home and --tracking-uri)")
-        return experiment
-    return store.get_experiment(args.experiment_id)
+    return _sdk.local_store(args, "the archive commands work")
 
 
 def _requires_extra() -> None:
@@ -60,7 +39,7 @@ def enable(args: argparse.Namespace) -> int:
     from tracelake.monitoring.archive import settings as st
 
     store = _store(args)
-    experiment = _experiment(store, args)
+    experiment = _sdk.selected_experiment(store, args)
     st.enable(store.engine, experiment.experiment_id, args.location, args.interval // 1000)
     print(
         f"Archiving experiment {experiment.name!r} to {args.location} every {format_duration(args.interval)}"
@@ -74,7 +53,7 @@ def disable(args: argparse.Namespace) -> int:
     from tracelake.monitoring.archive import settings as st
 
     store = _store(args)
-    experiment = _experiment(store, args)
+    experiment = _sdk.selected_experiment(store, args)
     st.disable(store.engine, experiment.experiment_id)
     print(f"Archiving of experiment {experiment.name!r} is off; its tables stay where they are.")
     return EXIT_OK
@@ -86,7 +65,7 @@ def sync(args: argparse.Namespace) -> int:
     from tracelake.monitoring.archive.sync import DEFAULT_SETTLE_MS, run_sync
 
     store = _store(args)
-    experiment = _experiment(store, args)
+    experiment = _sdk.selected_experiment(store, args)
     console = Console(stderr=True)
     columns = (TextColumn("archiving {task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as progress:
@@ -152,7 +131,9 @@ def _status_rows(store: SqlTraceStore, experiment_id: str | None) -> list[dict[s
 def status(args: argparse.Namespace) -> int:
     """Show, per archived experiment, the lag, the last sync, its outcome and the rows written."""
     store = _store(args)
-    experiment_id = _experiment(store, args).experiment_id if (args.experiment or args.experiment_id) else None
+    experiment_id = (
+        _sdk.selected_experiment(store, args).experiment_id if (args.experiment or args.experiment_id) else None
+    )
     rows = _status_rows(store, experiment_id)
     if args.json:
         for row in rows:
@@ -214,7 +195,7 @@ def sql(args: argparse.Namespace) -> int:
     from tracelake.monitoring.archive.sql import query
 
     store = _store(args)
-    experiment = _experiment(store, args)
+    experiment = _sdk.selected_experiment(store, args)
     current = st.get_settings(store.engine, experiment.experiment_id)
     if current is None:
         raise CliError(f"experiment {experiment.name!r} has no archive: run 'tracelake archive enable' first")

@@ -14,9 +14,8 @@ import time
 from rich.console import Console
 from rich.table import Table
 
-from tracelake import _setup
 from tracelake.cli import _sdk
-from tracelake.cli._errors import EXIT_OK, CliError
+from tracelake.cli._errors import EXIT_OK
 from tracelake.cli.traces import _confirm
 from tracelake.exceptions import ConfigError
 from tracelake.model import Experiment
@@ -25,26 +24,7 @@ from tracelake.store.retention import RETENTION_TAG, enforce_retention, retentio
 
 
 def _store(args: argparse.Namespace) -> SqlTraceStore:
-    _sdk.configure(args)
-    try:
-        store = _setup.get_store()
-    except ConfigError as exc:
-        raise CliError(
-            f"{exc}: 'tracelake experiments' works on a local store for now"
-            " (--home, or --tracking-uri sqlite:///… or postgresql://…)"
-        ) from exc
-    if not isinstance(store, SqlTraceStore):  # pragma: no cover - every local destination is a SqlTraceStore
-        raise CliError(f"'tracelake experiments' cannot manage a {type(store).__name__}")
-    return store
-
-
-def _selected(store: SqlTraceStore, args: argparse.Namespace) -> Experiment:
-    if args.experiment:
-        experiment = store.get_experiment_by_name(args.experiment)
-        if experiment is None:
-            raise CliError(f"no experiment named {args.experiment!r} (check the name, --home and --tracking-uri)")
-        return experiment
-    return store.get_experiment(args.experiment_id)
+    return _sdk.local_store(args, "'tracelake experiments' works")
 
 
 def _retention_text(experiment: Experiment) -> str:
@@ -100,7 +80,7 @@ def create(args: argparse.Namespace) -> int:
 def rename(args: argparse.Namespace) -> int:
     """Give an active experiment a new name."""
     store = _store(args)
-    experiment = _selected(store, args)
+    experiment = _sdk.selected_experiment(store, args)
     renamed = store.rename_experiment(experiment.experiment_id, args.new_name)
     print(f"Renamed experiment {experiment.experiment_id}: {experiment.name!r} -> {renamed.name!r}.")
     return EXIT_OK
@@ -109,7 +89,7 @@ def rename(args: argparse.Namespace) -> int:
 def set_retention_command(args: argparse.Namespace) -> int:
     """Set (`--days N`) or remove (`--off`) an experiment's retention period."""
     store = _store(args)
-    experiment = _selected(store, args)
+    experiment = _sdk.selected_experiment(store, args)
     updated = set_retention(store, experiment.experiment_id, None if args.off else args.days)
     if args.off:
         print(f"Experiment {updated.name!r} (id {updated.experiment_id}) now keeps its traces forever.")
@@ -124,7 +104,7 @@ def set_retention_command(args: argparse.Namespace) -> int:
 def delete(args: argparse.Namespace) -> int:
     """Mark an experiment deleted (its traces stay until deleted or expired), after confirmation."""
     store = _store(args)
-    experiment = _selected(store, args)
+    experiment = _sdk.selected_experiment(store, args)
     if not args.yes:
         _confirm(f"Delete experiment {experiment.name!r} (id {experiment.experiment_id})?")
     store.delete_experiment(experiment.experiment_id)

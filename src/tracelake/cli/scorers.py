@@ -15,11 +15,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tracelake import _setup
 from tracelake.cli import _sdk
 from tracelake.cli._errors import EXIT_FAILURE, EXIT_OK, CliError
 from tracelake.cli.traces import _confirm
-from tracelake.exceptions import ConfigError
 from tracelake.monitoring.scorers import registry
 from tracelake.monitoring.scorers.backfill import BackfillResult, backfill, count_backfill
 from tracelake.monitoring.scorers.job import ScorerJob, ScorerSettings
@@ -28,14 +26,7 @@ from tracelake.store import SqlTraceStore
 
 
 def _store(args: argparse.Namespace) -> SqlTraceStore:
-    _sdk.configure(args)
-    try:
-        store = _setup.get_store()
-    except ConfigError as exc:
-        raise CliError(
-            f"{exc}: 'tracelake scorers' works on a local store (--home, or --tracking-uri sqlite:///… or postgresql://…)"
-        ) from exc
-    return registry.sql_store(store)
+    return registry.sql_store(_sdk.local_store(args, "'tracelake scorers' works"))
 
 
 def _now_ms() -> int:

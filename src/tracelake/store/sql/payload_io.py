@@ -21,7 +21,7 @@ from sqlalchemy import Engine, select
 from tracelake.exceptions import NotFoundError, StoreError
 from tracelake.model import Span
 from tracelake.store.artifacts import TracePayloads
-from tracelake.store.artifacts.packs import PACK_FOLDER, PACK_SUFFIX, MemberRange, PayloadPacks
+from tracelake.store.artifacts.packs import PACK_FOLDER, PACK_SUFFIX, PayloadPacks
 from tracelake.store.artifacts.payload import decode_span_dicts, decode_spans, merge_spans, order_spans
 from tracelake.store.sql import segments as seg
 from tracelake.store.sql.engine import read_connection
@@ -124,11 +124,7 @@ class PayloadIO:
         self, index: dict[str, seg.PayloadIndex], form: _Form[Any]
     ) -> tuple[dict[str, list[list[Any]]], set[str]]:
         """Read every member of the indexed traces; return them by trace, and the traces whose pack moved."""
-        # Members of all the traces, grouped by pack: each pack is opened once.
-        by_pack: dict[tuple[str, str], list[tuple[str, MemberRange]]] = {}
-        for trace_id, where in index.items():
-            for segment in where.segments:
-                by_pack.setdefault((segment.location, segment.key), []).append((trace_id, segment.member))
+        by_pack = seg.members_by_pack(index)
         objects: dict[str, list[list[Any]]] = {trace_id: [] for trace_id in index}
         moved: set[str] = set()
         for (location, key), members in by_pack.items():

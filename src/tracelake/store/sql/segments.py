@@ -8,7 +8,7 @@ after the commit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, exists, select
@@ -50,6 +50,18 @@ def load_payload_index(connection: Connection, trace_ids: Sequence[str]) -> dict
         for trace_id, payload_uri, payload_format in heads:
             found[trace_id] = PayloadIndex(payload_uri, payload_format == 1, tuple(by_trace.get(trace_id, ())))
     return found
+
+
+def members_by_pack(index: Mapping[str, PayloadIndex]) -> dict[tuple[str, str], list[tuple[str, MemberRange]]]:
+    """Group the traces' members by the pack holding them: (location, key) -> [(trace id, range)].
+
+    Readers open each pack once for all the members they need from it.
+    """
+    by_pack: dict[tuple[str, str], list[tuple[str, MemberRange]]] = {}
+    for trace_id, where in index.items():
+        for segment in where.segments:
+            by_pack.setdefault((segment.location, segment.key), []).append((trace_id, segment.member))
+    return by_pack
 
 
 def _segments(connection: Connection, trace_ids: Sequence[str]) -> dict[str, list[Segment]]:

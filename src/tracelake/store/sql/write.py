@@ -30,7 +30,7 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 
 from tracelake.model import Experiment, Span, StatusCode, TraceMetadataKey, TraceState
 from tracelake.store.artifacts import join_uri
-from tracelake.store.artifacts.packs import MemberRange, PayloadPacks, new_pack_key
+from tracelake.store.artifacts.packs import PayloadPacks, new_pack_key
 from tracelake.store.artifacts.payload import merge_spans, order_spans
 from tracelake.store.sql import segments as seg
 from tracelake.store.sql.batches import IncomingTrace
@@ -192,10 +192,7 @@ def _compact_members(connection: Connection, packs: PayloadPacks, changes: _Chan
     """
     trace_ids = [changes.members[index][0] for index in changes.to_compact]
     index = seg.load_payload_index(connection, trace_ids)
-    by_pack: dict[tuple[str, str], list[tuple[str, MemberRange]]] = {}
-    for trace_id in trace_ids:
-        for segment in index[trace_id].segments:
-            by_pack.setdefault((segment.location, segment.key), []).append((trace_id, segment.member))
+    by_pack = seg.members_by_pack(index)
     earlier: dict[str, list[Sequence[Span]]] = {trace_id: [] for trace_id in trace_ids}
     for (location, key), members in by_pack.items():
         decoded: list[list[Span]] = packs.read_members(location, key, [member for _, member in members])
