@@ -70,7 +70,7 @@ def normalize_span(record: SpanRecord) -> tuple[Span, Extraction]:
     for key in found.consumed:
         attributes.pop(key, None)
     if found.conventions:
-        attributes[CONVENTIONS_ATTRIBUTE] = found.conventions
+        attributes[CONVENTIONS_ATTRIBUTE] = list(found.conventions)  # a list, as read back from storage
     usage = found.usage
     cost = found.cost
     if not found.cost_explicit and usage is not None and found.model is not None:

@@ -60,15 +60,28 @@ def extract(record: SpanRecord) -> Extraction:
     out = Extraction()
     if tracelake.NAME in found:
         tracelake.extract(attributes, out)
-        out.conventions.append(tracelake.NAME)
     if mlflow.NAME in found:
         mlflow.extract(attributes, out)
-        out.conventions.append(mlflow.NAME)
     if openinference.NAME in found:
         openinference.extract(attributes, out)
-        out.conventions.append(openinference.NAME)
     if genai:
         otel_genai.extract(attributes, events, out)
-        out.conventions.append(otel_genai.NAME)
+    out.conventions = _used(found, genai)
     otel.extract(attributes, out)
     return out
+
+
+# Every span of a shape gets the same (immutable) tuple instead of a list of its own.
+_USED: dict[tuple[frozenset[str], bool], tuple[str, ...]] = {}
+
+
+def _used(found: frozenset[str], genai: bool) -> tuple[str, ...]:
+    """The conventions a span used, in precedence order."""
+    key = (found, genai)
+    used = _USED.get(key)
+    if used is None:
+        if len(_USED) >= _DETECTED_MAX:
+            _USED.clear()
+        names = [tracelake.NAME, mlflow.NAME, openinference.NAME]
+        used = _USED[key] = (*(name for name in names if name in found), *((otel_genai.NAME,) if genai else ()))
+    return used

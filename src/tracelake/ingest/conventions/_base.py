@@ -71,8 +71,14 @@ class Extraction:
         self.request_preview: str | None = None
         self.response_preview: str | None = None
         # Attribute keys whose values became `inputs`/`outputs`; dropped from the stored attributes.
-        self.consumed: list[str] = []
-        self.conventions: list[str] = []
+        # Tuples, shared while no convention adds to them: one span's extraction allocates nothing
+        # it does not need (ingest's allocations are what the garbage collector's passes cost).
+        self.consumed: tuple[str, ...] = ()
+        self.conventions: tuple[str, ...] = ()
+
+    def consume(self, *keys: str) -> None:
+        """Record attribute keys whose values became `inputs` or `outputs`."""
+        self.consumed = (*self.consumed, *keys)
 
     def add_tags(self, tags: dict[str, str] | None) -> None:
         """Add tags, keeping values already set by a higher-precedence convention."""

@@ -48,10 +48,10 @@ def extract(attributes: Mapping[str, Any], out: Extraction) -> None:
         out.span_type = unquote(get(SPAN_TYPE))
     if out.inputs is UNSET and (raw := get(INPUTS)) is not None:
         out.inputs = parse_json(raw)
-        out.consumed.append(INPUTS)
+        out.consume(INPUTS)
     if out.outputs is UNSET and (raw := get(OUTPUTS)) is not None:
         out.outputs = parse_json(raw)
-        out.consumed.append(OUTPUTS)
+        out.consume(OUTPUTS)
     if out.model is None:
         out.model = unquote(get(MODEL))
     if out.provider is None:

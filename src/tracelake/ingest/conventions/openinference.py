@@ -100,28 +100,28 @@ def _decode(value: Any, mime_type: Any) -> Any:
 def _inputs(attributes: Mapping[str, Any], out: Extraction) -> None:
     if (raw := attributes.get(INPUT_VALUE)) is not None:
         out.inputs = _decode(raw, attributes.get(INPUT_MIME))
-        out.consumed.append(INPUT_VALUE)
+        out.consume(INPUT_VALUE)
         return
     items, keys = unflatten_list(attributes, INPUT_MESSAGES)
     if items:
         out.inputs = {"messages": [_message(item) for item in items]}
-        out.consumed.extend(keys)
+        out.consume(*keys)
 
 
 def _outputs(attributes: Mapping[str, Any], out: Extraction) -> None:
     if (raw := attributes.get(OUTPUT_VALUE)) is not None:
         out.outputs = _decode(raw, attributes.get(OUTPUT_MIME))
-        out.consumed.append(OUTPUT_VALUE)
+        out.consume(OUTPUT_VALUE)
         return
     items, keys = unflatten_list(attributes, OUTPUT_MESSAGES)
     if items:
         out.outputs = {"messages": [_message(item) for item in items]}
-        out.consumed.extend(keys)
+        out.consume(*keys)
         return
     items, keys = unflatten_list(attributes, DOCUMENTS)
     if items:
         out.outputs = [_document(item) for item in items]
-        out.consumed.extend(keys)
+        out.consume(*keys)
 
 
 def _message(item: Any) -> dict[str, Any]:

@@ -109,17 +109,17 @@ def _inputs(attributes: Mapping[str, Any], events: Sequence[EventRecord], out: E
     for key in (INPUT_MESSAGES, PROMPT):
         if (raw := get(key)) is not None:
             out.inputs = _with_instructions(_as_messages(parse_json(raw)), get(SYSTEM_INSTRUCTIONS))
-            out.consumed.append(key)
+            out.consume(key)
             return
     for key in (TOOL_ARGUMENTS, RETRIEVAL_QUERY):
         if (raw := get(key)) is not None:
             out.inputs = parse_json(raw)
-            out.consumed.append(key)
+            out.consume(key)
             return
     items, keys = unflatten_list(attributes, PROMPT + ".")
     if items:
         out.inputs = {"messages": items}
-        out.consumed.extend(keys)
+        out.consume(*keys)
         return
     messages = _event_messages(events, input_side=True)
     if messages:
@@ -131,17 +131,17 @@ def _outputs(attributes: Mapping[str, Any], events: Sequence[EventRecord], out: 
     for key in (OUTPUT_MESSAGES, COMPLETION):
         if (raw := get(key)) is not None:
             out.outputs = _as_messages(parse_json(raw))
-            out.consumed.append(key)
+            out.consume(key)
             return
     for key in (TOOL_RESULT, RETRIEVAL_DOCUMENTS):
         if (raw := get(key)) is not None:
             out.outputs = parse_json(raw)
-            out.consumed.append(key)
+            out.consume(key)
             return
     items, keys = unflatten_list(attributes, COMPLETION + ".")
     if items:
         out.outputs = {"messages": items}
-        out.consumed.extend(keys)
+        out.consume(*keys)
         return
     messages = _event_messages(events, input_side=False)
     if messages:

@@ -46,10 +46,10 @@ def extract(attributes: Mapping[str, Any], out: Extraction) -> None:
         out.span_type = as_str(raw)
     if out.inputs is UNSET and (raw := get(_INPUTS)) is not None:
         out.inputs = parse_json(raw)
-        out.consumed.append(_INPUTS)
+        out.consume(_INPUTS)
     if out.outputs is UNSET and (raw := get(_OUTPUTS)) is not None:
         out.outputs = parse_json(raw)
-        out.consumed.append(_OUTPUTS)
+        out.consume(_OUTPUTS)
     if (raw := get(_MODEL)) is not None and out.model is None:
         out.model = as_str(raw)
     if (raw := get(_PROVIDER)) is not None and out.provider is None:

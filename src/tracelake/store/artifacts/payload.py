@@ -28,6 +28,7 @@ import itertools
 import logging
 import os
 import time
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final, Protocol, TypeVar
 
@@ -74,17 +75,44 @@ def _default(value: Any) -> Any:
 def encode_spans(spans: Iterable[Span]) -> bytes:
     """Serialise spans to one payload object (gzip-compressed JSON)."""
     data = orjson.dumps([span.to_dict() for span in spans], default=_default, option=orjson.OPT_NON_STR_KEYS)
-    return gzip.compress(data, compresslevel=_COMPRESS_LEVEL, mtime=0)
+    return gzip_member(data)
+
+
+# zlib's default memLevel (8) allocates about 270 KB per compressor and clears a 64 KB hash table:
+# for a trace of a few KB that set-up costs three times the compression itself. Level 5 sizes them
+# for 8 KB of history, and the output of a small payload is byte for byte the same size.
+_SMALL_PAYLOAD_BYTES: Final = 64 * 1024
+_SMALL_MEM_LEVEL: Final = 5
+_GZIP_WBITS: Final = 16 + zlib.MAX_WBITS  # a gzip header and trailer around the deflate stream
+
+
+def gzip_member(data: bytes) -> bytes:
+    """Compress `data` into one gzip member (readable by `gzip.decompress` and any gzip tool)."""
+    mem_level = _SMALL_MEM_LEVEL if len(data) < _SMALL_PAYLOAD_BYTES else zlib.DEF_MEM_LEVEL
+    compressor = zlib.compressobj(_COMPRESS_LEVEL, zlib.DEFLATED, _GZIP_WBITS, mem_level)
+    return compressor.compress(data) + compressor.flush()
+
+
+def gunzip(data: bytes) -> bytes:
+    """Decompress gzip data: one member in C (zlib), several (concatenated) through `gzip`."""
+    decompressor = zlib.decompressobj(_GZIP_WBITS)
+    try:
+        out = decompressor.decompress(data)
+    except zlib.error:
+        return gzip.decompress(data)  # raises the error that names the problem
+    if decompressor.unused_data or not decompressor.eof:
+        return gzip.decompress(data)
+    return out
 
 
 def decode_spans(data: bytes) -> list[Span]:
     """Parse one payload object."""
-    return [Span.from_dict(item) for item in orjson.loads(gzip.decompress(data))]
+    return [Span.from_dict(item) for item in orjson.loads(gunzip(data))]
 
 
 def decode_span_dicts(data: bytes) -> list[dict[str, Any]]:
     """Parse one payload object into the stored dicts (`Span.to_dict()` form), building no `Span`."""
-    items: list[dict[str, Any]] = orjson.loads(gzip.decompress(data))
+    items: list[dict[str, Any]] = orjson.loads(gunzip(data))
     return items
 
 

@@ -7,6 +7,11 @@ multi-row statements (`VALUES (…), (…), …`, 64 rows each): the driver rele
 statement it steps, and a thread that gives the GIL up once per row waits up to the interpreter's
 switch interval (5 ms) to get it back whenever another thread is running Python code, such as the
 export thread converting the next batch.
+
+INSERTs leave out the columns a row has no value for (None) when the column's default is NULL
+anyway: the sqlite3 driver binds None through its adapter protocol, two failed attribute lookups
+that raise and clear an AttributeError each, and a span row has a dozen such NULLs (usage, cost,
+model) — a tenth of the write path's own work before this.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Dialect, Float, Table
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.expression import Executable
 
 T = TypeVar("T")
@@ -42,17 +48,69 @@ def execute_many(connection: Connection, statement: Executable, rows: Sequence[M
     if not rows:
         return
     if connection.dialect.name == "sqlite":
-        compiled = _positional_sql(statement, connection.dialect, tuple(rows[0]))
-        if compiled is not None:
-            sql, order = compiled
-            values = operator.itemgetter(*order)
-            tuples = [(values(row),) for row in rows] if len(order) == 1 else [values(row) for row in rows]
-            if len(rows) > 1 and _values_clause(sql) is not None:
-                _insert_in_groups(connection, sql, tuples)
-            else:
-                connection.exec_driver_sql(sql, tuples)
+        keys = tuple(rows[0])
+        omittable = _null_default_columns(statement, keys)
+        if omittable:
+            for group_keys, group in _group_by_values_present(rows, keys, omittable).items():
+                if not _execute_positional(connection, statement, group_keys, group):
+                    connection.execute(statement, list(group))
+            return
+        if _execute_positional(connection, statement, keys, rows):
             return
     connection.execute(statement, list(rows))
+
+
+def _execute_positional(
+    connection: Connection, statement: Executable, keys: tuple[str, ...], rows: Sequence[Mapping[str, Any]]
+) -> bool:
+    """Run `statement` for `rows` (their `keys` only) as driver-level qmark SQL; False if it can't be."""
+    compiled = _positional_sql(statement, connection.dialect, keys)
+    if compiled is None:
+        return False
+    sql, order = compiled
+    values = operator.itemgetter(*order)
+    tuples = [(values(row),) for row in rows] if len(order) == 1 else [values(row) for row in rows]
+    if len(rows) > 1 and _values_clause(sql) is not None:
+        _insert_in_groups(connection, sql, tuples)
+    else:
+        connection.exec_driver_sql(sql, tuples)
+    return True
+
+
+def _group_by_values_present(
+    rows: Sequence[Mapping[str, Any]], keys: tuple[str, ...], omittable: tuple[str, ...]
+) -> dict[tuple[str, ...], list[Mapping[str, Any]]]:
+    """Group rows by the columns they bind: `keys` less the `omittable` ones that are None in the row."""
+    by_nulls: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
+    for row in rows:
+        nulls = tuple([key for key in omittable if row[key] is None])
+        group = by_nulls.get(nulls)
+        if group is None:
+            by_nulls[nulls] = [row]
+        else:
+            group.append(row)
+    return {
+        tuple(key for key in keys if key not in nulls) if nulls else keys: group for nulls, group in by_nulls.items()
+    }
+
+
+@functools.lru_cache(maxsize=64)
+def _null_default_columns(statement: Executable, keys: tuple[str, ...]) -> tuple[str, ...]:
+    """Return the `keys` an INSERT may leave out when None: columns whose value then is NULL anyway."""
+    if not isinstance(statement, Insert):
+        return ()
+    table = statement.table
+    if not isinstance(table, Table):
+        return ()
+    columns = table.c
+    return tuple(
+        key
+        for key in keys
+        if key in columns
+        and columns[key].default is None
+        and columns[key].server_default is None
+        and not columns[key].primary_key
+    )
 
 
 # Bound parameters per statement: SQLite before 3.32 allows 999.
@@ -95,7 +153,7 @@ def _multi_row_sql(sql: str, rows: int) -> str:
     return sql[:start] + ", ".join([sql[start:end]] * rows) + sql[end:]
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=256)
 def _positional_sql(statement: Executable, dialect: Dialect, keys: tuple[str, ...]) -> tuple[str, list[str]] | None:
     """Return the SQL and parameter order of `statement` for these keys, or None if it needs processing.
 
