@@ -18,6 +18,9 @@ import httpx
 import pytest
 
 from postgres_db import BACKENDS
+from tracelake.monitoring import Safety
+from tracelake.monitoring.archive import settings as archive_settings
+from tracelake.monitoring.scorers import registry
 from tracelake.server import ServerSettings
 from tracelake.store import SqlTraceStore
 from tracelake.store.sql.auth import LEVELS, AuthStore
@@ -84,6 +87,28 @@ def _fresh_user(ctx: Context, w: World) -> tuple[str, dict[str, Any]]:
     name = f"victim{ctx.unique()}"
     ctx.server.auth.create_user(name, "long enough password")
     return f"/api/v1/users/{name}", {}
+
+
+def _archive_location(ctx: Context, w: World) -> tuple[str, dict[str, Any]]:
+    location = f"{ctx.server.settings.default_artifact_root}/lakes/walk-{ctx.unique()}"
+    return f"/api/v1/experiments/{w.experiment_id}/archive", {"json": {"location": location, "interval_seconds": 60}}
+
+
+def _archived(ctx: Context, w: World) -> tuple[str, dict[str, Any]]:
+    location = f"{ctx.server.settings.default_artifact_root}/lakes/walk-{ctx.unique()}"
+    archive_settings.enable(ctx.server.store.engine, w.experiment_id, location)
+    return f"/api/v1/experiments/{w.experiment_id}/archive", {}
+
+
+def _scorer(ctx: Context, w: World) -> tuple[str, dict[str, Any]]:
+    name = f"safety{ctx.unique()}"
+    registry.save_registration(ctx.server.store, w.experiment_id, Safety(name=name))
+    return f"/api/v1/experiments/{w.experiment_id}/scorers/{name}", {}
+
+
+def _scorer_change(ctx: Context, w: World) -> tuple[str, dict[str, Any]]:
+    path, _ = _scorer(ctx, w)
+    return path, {"json": {"state": "stopped", "sample_rate": 0.5}}
 
 
 def _otlp(ctx: Context, w: World) -> tuple[str, dict[str, Any]]:
@@ -218,6 +243,18 @@ CASES: dict[tuple[str, str], Case] = {
     ),
     ("DELETE", "/api/v1/users/{username}"): Case("admin", _fresh_user),
     ("GET", "/api/v1/audit-log"): Case("admin", _req("/api/v1/audit-log")),
+    ("GET", "/api/v1/experiments/{experiment_id}/archive"): Case(_R, _req(_E + "/archive")),
+    ("PUT", "/api/v1/experiments/{experiment_id}/archive"): Case(_MA, _archive_location),
+    ("DELETE", "/api/v1/experiments/{experiment_id}/archive"): Case(_MA, _archived),
+    ("GET", "/api/v1/archives"): Case("signed_in", _req("/api/v1/archives")),
+    ("GET", "/api/v1/experiments/{experiment_id}/scorers"): Case(_R, _req(_E + "/scorers")),
+    ("POST", "/api/v1/experiments/{experiment_id}/scorers"): Case(
+        _MA, _json(_E + "/scorers", lambda c, w: {"judge": "Safety", "name": f"walk{c.unique()}", "sample_rate": 0.1})
+    ),
+    ("GET", "/api/v1/experiments/{experiment_id}/scorers/{name}"): Case(_R, _scorer),
+    ("PATCH", "/api/v1/experiments/{experiment_id}/scorers/{name}"): Case(_MA, _scorer_change),
+    ("DELETE", "/api/v1/experiments/{experiment_id}/scorers/{name}"): Case(_MA, _scorer),
+    ("GET", "/api/v1/scorers"): Case("signed_in", _req("/api/v1/scorers")),
 }
 
 #: UI pages are not in the OpenAPI document; browsers without a session are sent to the login page.
@@ -230,6 +267,7 @@ PAGES: dict[str, tuple[str, Build]] = {
     "/ui/experiments/{experiment_id}/dashboard": (_R, _req("/ui/experiments/{w.experiment_id}/dashboard")),
     "/ui/experiments/{experiment_id}/permissions": (_MA, _req("/ui/experiments/{w.experiment_id}/permissions")),
     "/ui/traces/{trace_id}": (_R, _req("/ui/traces/{w.trace_id}")),
+    "/ui/admin/users": ("admin", _req("/ui/admin/users")),
     "/ui/login": ("public", _req("/ui/login")),
     "/ui/static/app.css": ("public", _req("/ui/static/app.css")),
 }

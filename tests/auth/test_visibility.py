@@ -119,3 +119,24 @@ def test_bad_input_gets_a_clear_4xx_and_writes_nothing(auth_server: AuthServer) 
     with auth_server.client(auth_server.tokens["root"]) as root:
         assert root.get("/api/v1/experiments/by-name/escape").status_code == 404
         assert root.get("/api/v1/experiments").json()["experiments"][0]["name"] == "mine"
+
+
+def test_what_a_caller_creates_is_its_own_by_the_time_the_answer_arrives(auth_server: AuthServer) -> None:
+    # The grant is written before the response completes, so acting on the answer at once works
+    # (a deploy reads the model version its log_agent just created).
+    package = package_b64()
+    auth_server.user("alice")
+    with auth_server.client(auth_server.tokens["alice"]) as alice:
+        for n in range(20):
+            name = f"main.mine.model{n}"
+            created = alice.post(f"/api/v1/registered-models/{name}/versions", json={"package": package})
+            assert created.status_code == 201, created.text
+            assert alice.get(f"/api/v1/registered-models/{name}/versions/1").status_code == 200
+            traced = alice.post(
+                "/v1/traces",
+                content=otlp_body(f"{n + 1:032x}", f"{n + 1:016x}", client_request_id=f"r{n}"),
+                headers={"content-type": "application/json", "x-tracelake-experiment-name": f"mine-{n}"},
+            )
+            assert traced.status_code == 200, traced.text
+            experiment = alice.get(f"/api/v1/experiments/by-name/mine-{n}")
+            assert experiment.status_code == 200, experiment.text

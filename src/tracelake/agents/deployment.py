@@ -14,6 +14,7 @@ once, at deploy time: moving `@champion` later does not change what a running en
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import subprocess
@@ -32,6 +33,8 @@ from tracelake.agents.registry import resolve_model
 from tracelake.exceptions import ConfigError, ConflictError, TracelakeError
 
 __all__ = ["DEFAULT_START_TIMEOUT_S", "EndpointStartError", "deploy"]
+
+logger = logging.getLogger("tracelake.agents")
 
 #: How long `deploy` waits for the endpoint's `/health` to answer.
 DEFAULT_START_TIMEOUT_S: Final = 60.0
@@ -66,6 +69,8 @@ def tracking_environment() -> dict[str, str]:
 def endpoint_credentials(endpoint_name: str, experiment: str, model_name: str) -> dict[str, str]:
     """Give an endpoint its own service principal when the tracking server requires authentication.
 
+    `tracelake.agents.stop_endpoint` deletes it again (and `deploy` does when the endpoint fails to start).
+
     The principal gets CAN_EDIT on the endpoint's experiment (created if missing) and CAN_READ on the
     registered model it serves (to load its package), nothing else; the deployer needs CAN_MANAGE on
     both to grant them. Returns its `TRACELAKE_CLIENT_ID` and `TRACELAKE_CLIENT_SECRET`, or {} for an
@@ -84,8 +89,12 @@ def endpoint_credentials(endpoint_name: str, experiment: str, model_name: str) -
     found = client.get_experiment_by_name(experiment) or client.create_experiment(experiment)
     created = client.create_service_principal(f"endpoint {endpoint_name}")
     client_id = created["client_id"]
-    client.grant_permission("experiment", found.experiment_id, client_id, "CAN_EDIT")
-    client.grant_permission("registered_model", model_name, client_id, "CAN_READ")
+    try:
+        client.grant_permission("experiment", found.experiment_id, client_id, "CAN_EDIT")
+        client.grant_permission("registered_model", model_name, client_id, "CAN_READ")
+    except BaseException:
+        _revoke_quietly(client_id)  # e.g. the deployer lacks CAN_MANAGE on the model: leave nothing behind
+        raise
     return {"TRACELAKE_CLIENT_ID": client_id, "TRACELAKE_CLIENT_SECRET": created["client_secret"]}
 
 
@@ -151,40 +160,58 @@ def deploy(
     child_env = {**os.environ, **tracking_environment(), **(env or {})}
     child_env.pop("TRACELAKE_EXPERIMENT_ID", None)  # --experiment decides
     credentials = endpoint_credentials(name, experiment, version.name)
+    client_id = credentials.get("TRACELAKE_CLIENT_ID")
     if credentials:
         # The endpoint acts as itself, never with the deployer's own token.
         child_env.pop("TRACELAKE_TOKEN", None)
         child_env.update(credentials)
-    with open(log_file, "ab") as log:
-        log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(command)}\n".encode())
-        log.flush()
-        process = subprocess.Popen(
-            command,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=child_env,
-            start_new_session=True,  # the endpoint outlives the deploying process (and its Ctrl-C)
+    try:
+        with open(log_file, "ab") as log:
+            log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(command)}\n".encode())
+            log.flush()
+            process = subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=child_env,
+                start_new_session=True,  # the endpoint outlives the deploying process (and its Ctrl-C)
+            )
+        ep.adopt_child(process)
+        url = _url(host, port)
+        endpoint = Endpoint(
+            name=name,
+            url=url,
+            pid=process.pid,
+            model_name=version.name,
+            model_version=version.version,
+            model_uri=model if model.startswith("models:/") else f"models:/{model}",
+            experiment=experiment,
+            host=host,
+            port=port,
+            log_file=str(log_file),
+            started_ms=time.time_ns() // 1_000_000,
+            tracking_uri=child_env.get("TRACELAKE_TRACKING_URI"),
+            client_id=client_id,
         )
-    ep.adopt_child(process)
-    url = _url(host, port)
-    endpoint = Endpoint(
-        name=name,
-        url=url,
-        pid=process.pid,
-        model_name=version.name,
-        model_version=version.version,
-        model_uri=model if model.startswith("models:/") else f"models:/{model}",
-        experiment=experiment,
-        host=host,
-        port=port,
-        log_file=str(log_file),
-        started_ms=time.time_ns() // 1_000_000,
-        tracking_uri=child_env.get("TRACELAKE_TRACKING_URI"),
-    )
-    _wait_healthy(process, url, log_file, start_timeout_s)
-    ep.write_record(endpoint, home)
-    return endpoint
+        _wait_healthy(process, url, log_file, start_timeout_s)
+        ep.write_record(endpoint, home)
+        return endpoint
+    except BaseException:
+        # An endpoint that never served must not leave working credentials behind.
+        if client_id is not None:
+            _revoke_quietly(client_id)
+        raise
+
+
+def _revoke_quietly(client_id: str) -> None:
+    client = getattr(_setup.get_backend(), "client", None)
+    if client is None:
+        return
+    try:
+        client.delete_service_principal(client_id)
+    except Exception as exc:  # the start failure is the error to report; say what is left behind
+        logger.warning("tracelake: could not delete the service principal %s of a failed deploy: %s", client_id, exc)
 
 
 def _existing(name: str, home: str | None) -> ep.Endpoint | None:

@@ -4,6 +4,11 @@ Each endpoint is a `tracelake serve` process. `deploy` writes `<TRACELAKE_HOME>/
 (pid, address, model, experiment, log file) once the endpoint answers `/health`; its output goes to
 `<name>.log` next to it. `tracelake endpoints list|stop|logs` read these files, so an endpoint can be
 stopped from another shell than the one that deployed it.
+
+An endpoint deployed against a server with authentication has a service principal of its own
+(`client_id` in its record). Stopping the endpoint deletes that principal on the server, with the
+stopper's credentials (`TRACELAKE_TOKEN`, or `TRACELAKE_CLIENT_ID` + `TRACELAKE_CLIENT_SECRET`:
+the deployer's or an admin's), so its secret and access tokens stop working at once.
 """
 
 from __future__ import annotations
@@ -20,9 +25,17 @@ from pathlib import Path
 from typing import Any, Final
 
 from tracelake import _config
-from tracelake.exceptions import ConfigError, NotFoundError
+from tracelake.exceptions import ConfigError, NotFoundError, TracelakeError
 
-__all__ = ["Endpoint", "endpoints_dir", "get_endpoint", "list_endpoints", "stop_endpoint"]
+__all__ = [
+    "Endpoint",
+    "ServicePrincipalCleanupError",
+    "delete_service_principal",
+    "endpoints_dir",
+    "get_endpoint",
+    "list_endpoints",
+    "stop_endpoint",
+]
 
 ENDPOINTS_FOLDER: Final = "endpoints"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
@@ -61,6 +74,7 @@ class Endpoint:
         log_file: the file receiving its output.
         started_ms: when it started (ms since the epoch).
         tracking_uri: where its traces go.
+        client_id: its own service principal on the tracking server (None without authentication).
     """
 
     name: str
@@ -75,6 +89,7 @@ class Endpoint:
     log_file: str
     started_ms: int
     tracking_uri: str | None = None
+    client_id: str | None = None
 
     @property
     def running(self) -> bool:
@@ -82,7 +97,7 @@ class Endpoint:
         return endpoint_alive(self)
 
     def stop(self, timeout_s: float = 30.0) -> bool:
-        """Stop the endpoint (SIGTERM, then SIGKILL after `timeout_s`) and forget it; False if it had exited."""
+        """Stop the endpoint, delete its service principal and forget it; False if it had exited (`stop_endpoint`)."""
         return stop_endpoint(self.name, timeout_s=timeout_s, home=str(Path(self.log_file).parent.parent))
 
     def logs(self) -> str:
@@ -209,15 +224,60 @@ def _wait_gone(pid: int, timeout_s: float) -> bool:
     return True
 
 
-def stop_endpoint(name: str, timeout_s: float = 30.0, home: str | None = None) -> bool:
+class ServicePrincipalCleanupError(TracelakeError):
+    """An endpoint's service principal could not be deleted on the tracking server (the message says why)."""
+
+
+def delete_service_principal(tracking_uri: str, client_id: str) -> None:
+    """Delete an endpoint's service principal on the server, with this process's credentials.
+
+    A principal that is gone already counts as deleted.
+
+    Raises:
+        ServicePrincipalCleanupError: the server refused (no or wrong credentials, not its owner) or
+            could not be reached.
+    """
+    from tracelake.client import Client
+
+    env = _config.environ()
+    try:
+        with Client(
+            tracking_uri,
+            token=_config.TOKEN.resolve(None, env),
+            client_id=_config.CLIENT_ID.resolve(None, env),
+            client_secret=_config.CLIENT_SECRET.resolve(None, env),
+        ) as client:
+            client.delete_service_principal(client_id)
+    except NotFoundError:
+        return  # deleted before (by an admin, or by a stop interrupted after the request)
+    except TracelakeError as exc:
+        raise ServicePrincipalCleanupError(
+            f"could not delete the service principal {client_id} on {tracking_uri}: {exc}"
+        ) from exc
+
+
+def stop_endpoint(
+    name: str, timeout_s: float = 30.0, home: str | None = None, *, keep_service_principal: bool = False
+) -> bool:
     """Stop an endpoint: SIGTERM (a graceful shutdown that flushes its traces), SIGKILL after `timeout_s`.
 
+    Then delete its service principal on the tracking server (if it has one), so that its client
+    secret and access tokens stop working, and forget the endpoint.
+
+    Args:
+        name: the endpoint.
+        timeout_s: how long to wait for a graceful shutdown.
+        home: the folder of endpoint records (default: TRACELAKE_HOME).
+        keep_service_principal: forget the endpoint without deleting its principal (for a server
+            that is gone for good).
+
     Returns:
-        True if a running process was stopped, False if it had already exited (the record is
-        removed either way).
+        True if a running process was stopped, False if it had already exited.
 
     Raises:
         NotFoundError: no endpoint has this name.
+        ServicePrincipalCleanupError: the process is stopped but its principal could not be deleted;
+            the record stays, so that stopping again retries.
     """
     endpoint = get_endpoint(name, home)
     was_running = endpoint_alive(endpoint)
@@ -228,5 +288,14 @@ def stop_endpoint(name: str, timeout_s: float = 30.0, home: str | None = None) -
             with contextlib.suppress(ProcessLookupError):
                 os.kill(endpoint.pid, signal.SIGKILL)
             _wait_gone(endpoint.pid, 10.0)
+    if endpoint.client_id and endpoint.tracking_uri and not keep_service_principal:
+        try:
+            delete_service_principal(endpoint.tracking_uri, endpoint.client_id)
+        except ServicePrincipalCleanupError as exc:
+            raise ServicePrincipalCleanupError(
+                f"endpoint {name!r} is stopped, but {exc}. Set TRACELAKE_TOKEN to the deployer's (or an admin's)"
+                f" token and run 'tracelake endpoints stop {name}' again, or add --keep-service-principal to"
+                " forget the endpoint anyway"
+            ) from exc
     forget_endpoint(name, home)
     return was_running

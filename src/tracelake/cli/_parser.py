@@ -304,6 +304,11 @@ def _add_endpoints(commands: argparse._SubParsersAction[_Parser], common: _Parse
     stop = actions.add_parser("stop", parents=[common], help="stop an endpoint")
     stop.add_argument("name", metavar="NAME")
     stop.add_argument("--timeout", metavar="S", type=float, default=30.0, help="seconds before SIGKILL (default 30)")
+    stop.add_argument(
+        "--keep-service-principal",
+        action="store_true",
+        help="forget the endpoint without deleting its service principal on the server (e.g. the server is gone)",
+    )
     stop.set_defaults(handler=f"{module}:stop")
 
     logs = actions.add_parser("logs", parents=[common], help="print an endpoint's log")
@@ -378,6 +383,19 @@ def _add_auth(commands: argparse._SubParsersAction[_Parser], common: _Parser) ->
     token.add_argument("--expires-in", metavar="DURATION", type=duration_ms, help="e.g. 30d (default: never)")
     token.add_argument("--database", metavar="URL", help="database URL or folder (default: the embedded store)")
     token.set_defaults(handler=f"{module}:create_token")
+    for name, help_text in (
+        ("disable", "disable a user: its sessions and tokens stop working at once"),
+        ("enable", "enable a disabled user again"),
+        ("set-admin", "give a user admin rights (--remove: take them away)"),
+    ):
+        command = actions.add_parser(name, parents=[common], help=help_text)
+        command.add_argument("username", metavar="USERNAME")
+        command.add_argument(
+            "--database", metavar="URL", help="database URL or folder (default: the server of --tracking-uri, or home)"
+        )
+        if name == "set-admin":
+            command.add_argument("--remove", action="store_true", help="take the user's admin rights away")
+        command.set_defaults(handler=f"{module}:{name.replace('-', '_')}")
 
     permissions = commands.add_parser(
         "permissions", parents=[common], help="grant and revoke permissions on a server (--tracking-uri http://…)"
@@ -420,6 +438,29 @@ def _add_scorers(commands: argparse._SubParsersAction[_Parser], common: _Parser)
         command.add_argument("name", metavar="NAME")
         command.add_argument("--experiment", "-e", metavar="NAME", required=True)
         command.set_defaults(handler=f"{module}:{action}")
+
+    register = actions.add_parser("register", parents=[common], help="register a built-in LLM judge on an experiment")
+    register.add_argument("judge", metavar="JUDGE", help="Safety, RelevanceToQuery, Guidelines, Correctness, …")
+    register.add_argument("--experiment", "-e", metavar="NAME", required=True)
+    register.add_argument("--name", metavar="NAME", help="the scorer's name (default: the judge's, e.g. safety)")
+    register.add_argument("--guideline", metavar="TEXT", action="append", help="a guideline (Guidelines; repeatable)")
+    register.add_argument("--model", metavar="MODEL", help="the judge model (default: TRACELAKE_JUDGE_MODEL)")
+    register.add_argument("--param", metavar="KEY=JSON", action="append", help="another judge parameter")
+    register.add_argument("--sample-rate", metavar="R", type=float, default=1.0, help="0.0 to 1.0 (default 1)")
+    register.add_argument("--filter", metavar="STR", help="only traces matching this filter")
+    register.add_argument("--max-calls-per-hour", metavar="N", type=positive_int, help="budget: traces per hour")
+    register.add_argument("--max-cost-per-hour", metavar="USD", type=float, help="budget: judge cost per hour")
+    register.set_defaults(handler=f"{module}:register")
+
+    update = actions.add_parser("update", parents=[common], help="change a scorer's sample rate, filter or budget")
+    update.add_argument("name", metavar="NAME")
+    update.add_argument("--experiment", "-e", metavar="NAME", required=True)
+    update.add_argument("--sample-rate", metavar="R", type=float, help="0.0 to 1.0")
+    update.add_argument("--filter", metavar="STR", help="only traces matching this filter ('' removes it)")
+    update.add_argument("--max-calls-per-hour", metavar="N", type=positive_int, help="budget: traces per hour")
+    update.add_argument("--max-cost-per-hour", metavar="USD", type=float, help="budget: judge cost per hour")
+    update.add_argument("--no-budget", action="store_true", help="remove the hourly limits")
+    update.set_defaults(handler=f"{module}:update")
 
     delete = actions.add_parser("delete", parents=[common], help="delete a registration (its assessments stay)")
     delete.add_argument("name", metavar="NAME")

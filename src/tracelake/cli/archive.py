@@ -1,7 +1,10 @@
 """`tracelake archive enable | disable | sync | status`, `tracelake monitor` and `tracelake sql`.
 
 They work on a local store (`--home`, or `--tracking-uri sqlite:///…` / `postgresql://…`): the
-archive settings and sync state live in its database. See docs/archive.md.
+archive settings and sync state live in its database. `enable`, `disable` and `status` also work
+through a server (`--tracking-uri http(s)://…`, credentials in `TRACELAKE_TOKEN` or
+`TRACELAKE_CLIENT_ID` + `TRACELAKE_CLIENT_SECRET`), which checks the caller's permissions; `sync`,
+`monitor` and `sql` write or read the tables themselves, so they need the database. See docs/archive.md.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import argparse
 import json
 import logging
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -19,7 +22,12 @@ from rich.table import Table
 from tracelake.cli import _sdk
 from tracelake.cli._errors import EXIT_FAILURE, EXIT_OK, CliError
 from tracelake.cli._render import format_duration, format_time
+from tracelake.cli.auth import server_client
 from tracelake.store import SqlTraceStore
+
+if TYPE_CHECKING:
+    from tracelake.client import ArchiveStatus, Client
+    from tracelake.model import Experiment
 
 
 def _store(args: argparse.Namespace) -> SqlTraceStore:
@@ -34,15 +42,32 @@ def _requires_extra() -> None:
         raise CliError(f"{exc.name} is not installed: pip install 'tracelake[monitoring]'") from exc
 
 
+def _remote_experiment(client: Client, args: argparse.Namespace) -> Experiment:
+    if args.experiment:
+        found = client.get_experiment_by_name(args.experiment)
+        if found is None:
+            raise CliError(f"no experiment named {args.experiment!r} on {client.base_url} (or you cannot read it)")
+        return found
+    return client.get_experiment(str(args.experiment_id))
+
+
 def enable(args: argparse.Namespace) -> int:
     """Turn archiving on for an experiment at a location and interval."""
     from tracelake.monitoring.archive import settings as st
 
-    store = _store(args)
-    experiment = _sdk.selected_experiment(store, args)
-    st.enable(store.engine, experiment.experiment_id, args.location, args.interval // 1000)
+    client = server_client(args)
+    if client is not None:
+        with client:
+            experiment = _remote_experiment(client, args)
+            status = client.set_archive(experiment.experiment_id, args.location, args.interval // 1000)
+        name, location = experiment.name, status.location
+    else:
+        store = _store(args)
+        experiment = _sdk.selected_experiment(store, args)
+        st.enable(store.engine, experiment.experiment_id, args.location, args.interval // 1000)
+        name, location = experiment.name, args.location
     print(
-        f"Archiving experiment {experiment.name!r} to {args.location} every {format_duration(args.interval)}"
+        f"Archiving experiment {name!r} to {location} every {format_duration(args.interval)}"
         " (run 'tracelake monitor' to keep it in sync)."
     )
     return EXIT_OK
@@ -52,10 +77,18 @@ def disable(args: argparse.Namespace) -> int:
     """Turn archiving off for an experiment (its tables stay)."""
     from tracelake.monitoring.archive import settings as st
 
-    store = _store(args)
-    experiment = _sdk.selected_experiment(store, args)
-    st.disable(store.engine, experiment.experiment_id)
-    print(f"Archiving of experiment {experiment.name!r} is off; its tables stay where they are.")
+    client = server_client(args)
+    if client is not None:
+        with client:
+            experiment = _remote_experiment(client, args)
+            client.disable_archive(experiment.experiment_id)
+        name = experiment.name
+    else:
+        store = _store(args)
+        experiment = _sdk.selected_experiment(store, args)
+        st.disable(store.engine, experiment.experiment_id)
+        name = experiment.name
+    print(f"Archiving of experiment {name!r} is off; its tables stay where they are.")
     return EXIT_OK
 
 
@@ -94,47 +127,51 @@ def sync(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _status_rows(store: SqlTraceStore, experiment_id: str | None) -> list[dict[str, Any]]:
-    from tracelake.monitoring.archive import settings as st
-    from tracelake.monitoring.archive.sync import lag_ms
+def _row(status: ArchiveStatus) -> dict[str, Any]:
+    """One line of `archive status --json` (the same fields for a local store and a server)."""
+    return {
+        "experiment_id": status.experiment_id,
+        "experiment": status.experiment_name or status.experiment_id,
+        "location": status.location,
+        "enabled": status.enabled,
+        "interval_seconds": status.interval_seconds,
+        "lag_ms": status.lag_ms,
+        "watermark_ms": status.watermark_ms,
+        "last_sync_time": status.last_sync_time_ms,
+        "last_success_time": status.last_success_time_ms,
+        "last_status": status.last_status,
+        "last_error": status.last_error,
+        "rows_written": status.rows_written,
+        "syncing_now": status.syncing_now,
+    }
 
-    rows = []
-    for current in st.list_settings(store.engine):
-        if experiment_id is not None and current.experiment_id != experiment_id:
-            continue
-        state = st.get_state(store.engine, current.experiment_id)
-        watermark = None if state is None else state.watermark_ms
-        rows.append(
-            {
-                "experiment_id": current.experiment_id,
-                "experiment": store.get_experiment(current.experiment_id).name,
-                "location": current.location,
-                "enabled": current.enabled,
-                "interval_seconds": current.interval_seconds,
-                "lag_ms": lag_ms(store, current.experiment_id, watermark),
-                "watermark_ms": watermark,
-                "last_sync_time": None if state is None else state.last_sync_time,
-                "last_success_time": None if state is None else state.last_success_time,
-                "last_status": None if state is None else state.last_status,
-                "last_error": None if state is None else state.last_error,
-                "rows_written": {
-                    "traces": 0 if state is None else state.traces_rows,
-                    "spans": 0 if state is None else state.spans_rows,
-                    "assessments": 0 if state is None else state.assessments_rows,
-                },
-                "syncing_now": state is not None and state.lease_owner is not None,
-            }
-        )
-    return rows
+
+def _local_status(args: argparse.Namespace) -> list[ArchiveStatus]:
+    from tracelake.client import ArchiveStatus
+    from tracelake.monitoring.archive import settings as st
+
+    store = _store(args)
+    wanted = _sdk.selected_experiment(store, args).experiment_id if (args.experiment or args.experiment_id) else None
+    names = {experiment.experiment_id: experiment.name for experiment in store.list_experiments(include_deleted=True)}
+    return [
+        ArchiveStatus.from_dict({**found.to_dict(), "experiment_name": names.get(found.settings.experiment_id)})
+        for found in st.list_status(store.engine)
+        if wanted is None or found.settings.experiment_id == wanted
+    ]
+
+
+def _remote_status(client: Client, args: argparse.Namespace) -> list[ArchiveStatus]:
+    with client:
+        if not (args.experiment or args.experiment_id):
+            return client.list_archives()
+        found = client.get_archive(_remote_experiment(client, args).experiment_id)
+        return [] if found is None else [found]
 
 
 def status(args: argparse.Namespace) -> int:
     """Show, per archived experiment, the lag, the last sync, its outcome and the rows written."""
-    store = _store(args)
-    experiment_id = (
-        _sdk.selected_experiment(store, args).experiment_id if (args.experiment or args.experiment_id) else None
-    )
-    rows = _status_rows(store, experiment_id)
+    client = server_client(args)
+    rows = [_row(found) for found in (_local_status(args) if client is None else _remote_status(client, args))]
     if args.json:
         for row in rows:
             sys.stdout.write(json.dumps(row) + "\n")

@@ -1,8 +1,11 @@
 """`tracelake users …` (on the server's database) and `tracelake permissions …` (through a server's REST API).
 
 Users are managed on the database itself, like `tracelake db upgrade`: the first admin must exist
-before anyone can sign in. Permissions go through the server with the caller's credentials
-(`TRACELAKE_TOKEN`, or `TRACELAKE_CLIENT_ID` + `TRACELAKE_CLIENT_SECRET`), so the server checks them.
+before anyone can sign in. `users list | disable | enable | set-admin` also work through a server
+(`--tracking-uri http(s)://…` and no `--database`) with an admin's credentials. Permissions go
+through the server with the caller's credentials (`TRACELAKE_TOKEN`, or `TRACELAKE_CLIENT_ID` +
+`TRACELAKE_CLIENT_SECRET`), so the server checks them. `server_client` is how every command that
+can talk to a server gets its client.
 """
 
 from __future__ import annotations
@@ -12,13 +15,20 @@ import getpass
 import os
 import sys
 import time
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from tracelake import _config
 from tracelake.cli._errors import EXIT_OK, CliError
 
+if TYPE_CHECKING:
+    from tracelake.client import Client
+    from tracelake.store.sql.auth import AuthStore
 
-def _auth_store(args: argparse.Namespace) -> Any:
+
+@contextmanager
+def _auth_store(args: argparse.Namespace) -> Iterator[AuthStore]:
     from tracelake.cli.db import migrate
     from tracelake.cli.server import locate
     from tracelake.store.sql.auth import AuthStore
@@ -26,7 +36,11 @@ def _auth_store(args: argparse.Namespace) -> Any:
 
     database_url, _ = locate(args)
     migrate(database_url)
-    return AuthStore(create_store_engine(database_url))
+    engine = create_store_engine(database_url)
+    try:
+        yield AuthStore(engine)
+    finally:
+        engine.dispose()
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -41,9 +55,10 @@ def _password(args: argparse.Namespace) -> str:
 
 
 def _create(args: argparse.Namespace, *, admin: bool) -> int:
-    store = _auth_store(args)
-    user = store.create_user(args.username, _password(args), is_admin=admin)
-    store.audit(None, "user.create", "user", user.name, {"is_admin": user.is_admin, "via": "cli"})
+    password = _password(args)
+    with _auth_store(args) as store:
+        user = store.create_user(args.username, password, is_admin=admin)
+        store.audit(None, "user.create", "user", user.name, {"is_admin": user.is_admin, "via": "cli"})
     print(f"Created {'admin ' if user.is_admin else ''}user {user.name}.")
     return EXIT_OK
 
@@ -60,16 +75,31 @@ def create(args: argparse.Namespace) -> int:
 
 def set_password(args: argparse.Namespace) -> int:
     """Change a user's password."""
-    store = _auth_store(args)
-    store.set_password(args.username, _password(args))
-    store.audit(None, "user.password", "user", args.username, {"via": "cli"})
+    password = _password(args)
+    with _auth_store(args) as store:
+        store.set_password(args.username, password)
+        store.audit(None, "user.password", "user", args.username, {"via": "cli"})
     print(f"Changed the password of {args.username}.")
     return EXIT_OK
 
 
+def _users_client(args: argparse.Namespace) -> Client | None:
+    """A client of the server when the tracking URI names one and `--database` does not override it."""
+    return None if getattr(args, "database", None) else server_client(args)
+
+
 def list_users(args: argparse.Namespace) -> int:
-    """Print users and service principals, one per line."""
-    for principal in _auth_store(args).list_principals():
+    """Print users and service principals (through a server: its users), one per line."""
+    client = _users_client(args)
+    if client is not None:
+        with client:
+            for user in client.list_users():
+                flags = (" admin" if user.is_admin else "") + ("" if user.active else " disabled")
+                print(f"{'user':<17} {user.name}{flags}")
+        return EXIT_OK
+    with _auth_store(args) as store:
+        principals = store.list_principals()
+    for principal in principals:
         flags = " admin" if principal.is_admin else ""
         flags += " disabled" if principal.disabled else ""
         extra = f" ({principal.display_name})" if principal.display_name else ""
@@ -77,33 +107,84 @@ def list_users(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _change_user(args: argparse.Namespace, *, active: bool | None = None, is_admin: bool | None = None) -> None:
+    client = _users_client(args)
+    if client is not None:
+        with client:
+            client.update_user(args.username, active=active, is_admin=is_admin)
+        return
+    with _auth_store(args) as store:
+        before = store.get_principal(args.username)
+        store.set_user_flags(args.username, active=active, is_admin=is_admin)
+        if before is None:
+            return
+        if active is not None and active == before.disabled:
+            store.audit(None, "user.enable" if active else "user.disable", "user", args.username, {"via": "cli"})
+        if is_admin is not None and is_admin != before.is_admin:
+            action = "user.admin_grant" if is_admin else "user.admin_revoke"
+            store.audit(None, action, "user", args.username, {"via": "cli"})
+
+
+def disable(args: argparse.Namespace) -> int:
+    """Disable a user: it cannot sign in, and its sessions and tokens stop working at once."""
+    _change_user(args, active=False)
+    print(f"Disabled user {args.username}: its sessions and tokens no longer work.")
+    return EXIT_OK
+
+
+def enable(args: argparse.Namespace) -> int:
+    """Enable a disabled user again (its unexpired tokens work again; it signs in anew)."""
+    _change_user(args, active=True)
+    print(f"Enabled user {args.username}.")
+    return EXIT_OK
+
+
+def set_admin(args: argparse.Namespace) -> int:
+    """Give a user admin rights, or take them away (`--remove`); the last enabled admin keeps them."""
+    _change_user(args, is_admin=not args.remove)
+    print(f"{args.username} is {'no longer' if args.remove else 'now'} an admin.")
+    return EXIT_OK
+
+
 def create_token(args: argparse.Namespace) -> int:
     """Create a personal access token for a user and print it (once) on stdout."""
-    store = _auth_store(args)
-    principal = store.get_principal(args.username)
-    if principal is None or principal.kind != "user":
-        raise CliError(f"no user named {args.username!r}")
     expires = None if args.expires_in is None else time.time_ns() // 1_000_000 + args.expires_in
-    info, token = store.create_token(principal, args.name, expires_time_ms=expires)
-    store.audit(None, "token.create", "token", str(info.token_id), {"name": info.name, "via": "cli"})
+    with _auth_store(args) as store:
+        principal = store.get_principal(args.username)
+        if principal is None or principal.kind != "user":
+            raise CliError(f"no user named {args.username!r}")
+        info, token = store.create_token(principal, args.name, expires_time_ms=expires)
+        store.audit(None, "token.create", "token", str(info.token_id), {"name": info.name, "via": "cli"})
     print(token)
     print("Keep it secret: it is shown only once. Use it as TRACELAKE_TOKEN.", file=sys.stderr)
     return EXIT_OK
 
 
-def _client(args: argparse.Namespace) -> Any:
+def server_client(args: argparse.Namespace) -> Client | None:
+    """Return a client of the server the tracking URI names, or None when it names a local store.
+
+    Credentials come from the environment: `TRACELAKE_TOKEN`, or `TRACELAKE_CLIENT_ID` and
+    `TRACELAKE_CLIENT_SECRET`.
+    """
     from tracelake.client import Client
 
     env = os.environ
     uri = _config.TRACKING_URI.resolve(args.tracking_uri, env)
     if not uri or not uri.startswith(("http://", "https://")):
-        raise CliError("permissions live on a server: pass --tracking-uri http(s)://… or set TRACELAKE_TRACKING_URI", 2)
+        return None
     return Client(
         uri,
         token=_config.TOKEN.resolve(None, env),
         client_id=_config.CLIENT_ID.resolve(None, env),
         client_secret=_config.CLIENT_SECRET.resolve(None, env),
     )
+
+
+def _client(args: argparse.Namespace) -> Client:
+    client = server_client(args)
+    if client is None:
+        raise CliError("permissions live on a server: pass --tracking-uri http(s)://… or set TRACELAKE_TRACKING_URI", 2)
+    return client
 
 
 def _target(args: argparse.Namespace) -> tuple[str, str]:

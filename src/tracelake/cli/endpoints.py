@@ -93,11 +93,17 @@ def list_endpoints(args: argparse.Namespace) -> int:
 
 
 def stop(args: argparse.Namespace) -> int:
-    """Stop an endpoint (waiting for it to flush its traces) and forget it."""
-    from tracelake.agents.endpoints import stop_endpoint
+    """Stop an endpoint (waiting for it to flush its traces), delete its service principal and forget it."""
+    from tracelake.agents.endpoints import get_endpoint, stop_endpoint
 
-    was_running = stop_endpoint(args.name, timeout_s=args.timeout, home=_home(args))
+    client_id = get_endpoint(args.name, _home(args)).client_id
+    keep = args.keep_service_principal
+    was_running = stop_endpoint(args.name, timeout_s=args.timeout, home=_home(args), keep_service_principal=keep)
     print(f"Stopped endpoint {args.name!r}." if was_running else f"Endpoint {args.name!r} had exited; forgot it.")
+    if client_id and keep:
+        print(f"Its service principal {client_id} still exists on the server: delete it there when you can.")
+    elif client_id:
+        print(f"Deleted its service principal {client_id}: its credentials no longer work.")
     return EXIT_OK
 
 

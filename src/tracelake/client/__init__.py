@@ -13,15 +13,26 @@ from __future__ import annotations
 
 from tracelake.client._client import Client
 from tracelake.client._errors import ClientError, InvalidRequestError, ServerUnavailableError
-from tracelake.client._models import MetricPoint, MetricSeries, MetricsResult, TracePage
+from tracelake.client._models import (
+    ArchiveStatus,
+    MetricPoint,
+    MetricSeries,
+    MetricsResult,
+    ScorerInfo,
+    TracePage,
+    UserInfo,
+)
 
 __all__ = [
+    "ArchiveStatus",
     "Client",
     "ClientError",
     "InvalidRequestError",
     "MetricPoint",
     "MetricSeries",
     "MetricsResult",
+    "ScorerInfo",
     "ServerUnavailableError",
     "TracePage",
+    "UserInfo",
 ]

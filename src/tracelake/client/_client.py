@@ -10,7 +10,15 @@ from typing import Any
 import httpx
 
 from tracelake.client._http import HttpSession, segment
-from tracelake.client._models import MetricsResult, TracePage, experiment_from_dict, metrics_from_dict
+from tracelake.client._models import (
+    ArchiveStatus,
+    MetricsResult,
+    ScorerInfo,
+    TracePage,
+    UserInfo,
+    experiment_from_dict,
+    metrics_from_dict,
+)
 from tracelake.model import (
     Assessment,
     AssessmentError,
@@ -451,6 +459,130 @@ class Client:
     def delete_service_principal(self, client_id: str) -> None:
         """Delete a service principal (its tokens stop working)."""
         self._session.request("DELETE", f"{API}/service-principals/{segment(client_id)}")
+
+    def list_users(self) -> list[UserInfo]:
+        """Return every user (admins only)."""
+        return [UserInfo.from_dict(item) for item in self._session.request("GET", f"{API}/users")["users"]]
+
+    def update_user(
+        self, username: str, *, active: bool | None = None, is_admin: bool | None = None, password: str | None = None
+    ) -> UserInfo:
+        """Enable or disable a user, give or take admin rights, or set its password (admins only).
+
+        A disabled user's sessions and tokens stop working at once. Raises ConflictError for a
+        change that would leave no enabled admin.
+        """
+        body: dict[str, Any] = {}
+        if active is not None:
+            body["active"] = active
+        if is_admin is not None:
+            body["is_admin"] = is_admin
+        if password is not None:
+            body["password"] = password
+        data = self._session.request("PATCH", f"{API}/users/{segment(username)}", json=body)
+        return UserInfo.from_dict(data["user"])
+
+    # Monitoring settings (docs/archive.md, docs/scorers.md) ----------------------------------------
+    def get_archive(self, experiment_id: str) -> ArchiveStatus | None:
+        """Return an experiment's archive settings and sync status, or None if archiving was never set up."""
+        data = self._session.request("GET", f"{API}/experiments/{segment(experiment_id)}/archive")
+        return None if data["archive"] is None else ArchiveStatus.from_dict(data["archive"])
+
+    def set_archive(
+        self, experiment_id: str, location: str, interval_seconds: int = 900, *, enabled: bool = True
+    ) -> ArchiveStatus:
+        """Archive an experiment's traces to Delta tables at `location` every `interval_seconds` (CAN_MANAGE).
+
+        The server refuses (400) a location outside its allowed artifact roots, one it cannot write,
+        or one that overlaps other data it keeps.
+        """
+        body = {"location": location, "interval_seconds": interval_seconds, "enabled": enabled}
+        data = self._session.request("PUT", f"{API}/experiments/{segment(experiment_id)}/archive", json=body)
+        return ArchiveStatus.from_dict(data["archive"])
+
+    def disable_archive(self, experiment_id: str) -> None:
+        """Stop archiving an experiment (its tables and settings stay). Raises NotFoundError if never set up."""
+        self._session.request("DELETE", f"{API}/experiments/{segment(experiment_id)}/archive")
+
+    def list_archives(self) -> list[ArchiveStatus]:
+        """Return the archive status of every archived experiment the caller can read."""
+        return [ArchiveStatus.from_dict(item) for item in self._session.request("GET", f"{API}/archives")["archives"]]
+
+    def list_scorers(self, experiment_id: str | None = None) -> list[ScorerInfo]:
+        """Return the scorers of one experiment (or of every experiment the caller can read)."""
+        path = f"{API}/scorers" if experiment_id is None else f"{API}/experiments/{segment(experiment_id)}/scorers"
+        return [ScorerInfo.from_dict(item) for item in self._session.request("GET", path)["scorers"]]
+
+    def get_scorer(self, experiment_id: str, name: str) -> ScorerInfo:
+        """Return one scorer of an experiment. Raises NotFoundError."""
+        path = f"{API}/experiments/{segment(experiment_id)}/scorers/{segment(name)}"
+        return ScorerInfo.from_dict(self._session.request("GET", path)["scorer"])
+
+    def register_judge(
+        self,
+        experiment_id: str,
+        judge: str,
+        name: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        *,
+        sample_rate: float = 1.0,
+        filter_string: str | None = None,
+        max_calls_per_hour: int | None = None,
+        max_cost_per_hour: float | None = None,
+    ) -> ScorerInfo:
+        """Register a built-in LLM judge (e.g. `"Guidelines"`, `parameters={"guidelines": [...]}`) as a scorer.
+
+        Registering again under the same name updates the registration. Code scorers are registered
+        from Python with access to the database, not over the REST API.
+        """
+        body: dict[str, Any] = {"judge": judge, "parameters": dict(parameters or {}), "sample_rate": sample_rate}
+        if name is not None:
+            body["name"] = name
+        if filter_string:
+            body["filter"] = filter_string
+        if max_calls_per_hour is not None:
+            body["max_calls_per_hour"] = max_calls_per_hour
+        if max_cost_per_hour is not None:
+            body["max_cost_per_hour"] = max_cost_per_hour
+        path = f"{API}/experiments/{segment(experiment_id)}/scorers"
+        return ScorerInfo.from_dict(self._session.request("POST", path, json=body, idempotent=False)["scorer"])
+
+    def update_scorer(
+        self,
+        experiment_id: str,
+        name: str,
+        *,
+        state: str | None = None,
+        sample_rate: float | None = None,
+        filter_string: str | None = None,
+        max_calls_per_hour: int | None = None,
+        max_cost_per_hour: float | None = None,
+        remove_budget: bool = False,
+    ) -> ScorerInfo:
+        """Start (`state="active"`) or stop (`"stopped"`) a scorer, or change its sample rate, filter or budget.
+
+        Arguments left None stay as they are; `filter_string=""` removes the filter and
+        `remove_budget=True` both hourly limits.
+        """
+        body: dict[str, Any] = {}
+        if state is not None:
+            body["state"] = state
+        if sample_rate is not None:
+            body["sample_rate"] = sample_rate
+        if filter_string is not None:
+            body["filter"] = filter_string
+        if remove_budget:
+            body["max_calls_per_hour"] = body["max_cost_per_hour"] = None
+        if max_calls_per_hour is not None:
+            body["max_calls_per_hour"] = max_calls_per_hour
+        if max_cost_per_hour is not None:
+            body["max_cost_per_hour"] = max_cost_per_hour
+        path = f"{API}/experiments/{segment(experiment_id)}/scorers/{segment(name)}"
+        return ScorerInfo.from_dict(self._session.request("PATCH", path, json=body)["scorer"])
+
+    def delete_scorer(self, experiment_id: str, name: str) -> None:
+        """Delete a scorer's registration (the assessments it wrote stay)."""
+        self._session.request("DELETE", f"{API}/experiments/{segment(experiment_id)}/scorers/{segment(name)}")
 
 
 def _assessment_body(

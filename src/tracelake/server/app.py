@@ -36,10 +36,12 @@ logger = logging.getLogger("tracelake.server")
 
 #: Routers written in other modules, included when present (each module exposes `router`).
 OPTIONAL_ROUTERS: Final = (
+    "tracelake.server.routes.archive",
     "tracelake.server.routes.assessments",
     "tracelake.server.routes.costs",
     "tracelake.server.routes.metrics",
     "tracelake.server.routes.registry",
+    "tracelake.server.routes.scorers",
     "tracelake.server.routes.sessions",
     "tracelake.server.routes.spans",
     "tracelake.server.routes.stats",

@@ -54,3 +54,20 @@ def test_sync_without_enable_is_a_clear_error(tmp_path: Path, capsys: pytest.Cap
         store.create_experiment("support")
     assert main(["--home", str(tmp_path / "home"), "archive", "sync", "-e", "support"]) == 1
     assert "run 'tracelake archive enable' first" in capsys.readouterr().err
+
+
+def test_status_reports_settings_that_were_never_synced(tmp_path: Path) -> None:
+    from tracelake.monitoring.archive import settings as st
+
+    with open_embedded_store(tmp_path / "home") as store:
+        experiment_id = store.create_experiment("support").experiment_id
+        store.write_batches(experiment_id, [agent_trace(1)])
+        assert st.get_status(store.engine, experiment_id) is None
+        saved = st.configure(store.engine, experiment_id, str(tmp_path / "lake"), 60, enabled=False)
+        assert (saved.location, saved.interval_seconds, saved.enabled) == (str(tmp_path / "lake"), 60, False)
+        status = st.get_status(store.engine, experiment_id)
+        assert status is not None and status.lag_ms >= 0
+        view = status.to_dict()
+        assert view["enabled"] is False and view["last_status"] is None and view["syncing_now"] is False
+        assert view["rows_written"] == {"traces": 0, "spans": 0, "assessments": 0}
+        assert [found.settings.experiment_id for found in st.list_status(store.engine)] == [experiment_id]

@@ -12,11 +12,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
 
 from tracelake.exceptions import InvalidArgumentError, NotFoundError
 from tracelake.store.sql.engine import read_connection, write_transaction
-from tracelake.store.sql.schema import archive_settings, archive_state
+from tracelake.store.sql.schema import archive_settings, archive_state, traces
 
 DEFAULT_INTERVAL_SECONDS = 900
 MIN_INTERVAL_SECONDS = 1
@@ -74,21 +74,46 @@ def validate(location: str, interval_seconds: int) -> None:
 
 def enable(engine: Engine, experiment_id: str, location: str, interval_seconds: int = DEFAULT_INTERVAL_SECONDS) -> None:
     """Turn archiving on for an experiment (creating or replacing its settings); the first sync is due now."""
+    configure(engine, experiment_id, location, interval_seconds, enabled=True)
+
+
+def configure(
+    engine: Engine,
+    experiment_id: str,
+    location: str,
+    interval_seconds: int = DEFAULT_INTERVAL_SECONDS,
+    *,
+    enabled: bool = True,
+) -> ArchiveSettings:
+    """Create or replace an experiment's archive settings and return them; when enabled, a sync is due now.
+
+    Raises:
+        InvalidArgumentError: an empty or unsupported location, or an interval under a second.
+    """
     if location.startswith("file://"):
         location = location[len("file://") :]
     validate(location, interval_seconds)
     now = now_ms()
     with write_transaction(engine) as connection:
-        values = {"location": location, "interval_seconds": interval_seconds, "enabled": 1, "updated_time": now}
+        values = {
+            "location": location,
+            "interval_seconds": interval_seconds,
+            "enabled": int(enabled),
+            "updated_time": now,
+        }
         where = archive_settings.c.experiment_id == int(experiment_id)
         if connection.execute(update(archive_settings).where(where).values(**values)).rowcount == 0:
             connection.execute(
                 insert(archive_settings).values(experiment_id=int(experiment_id), created_time=now, **values)
             )
         _ensure_state(connection, experiment_id)
-        connection.execute(
-            update(archive_state).where(archive_state.c.experiment_id == int(experiment_id)).values(next_sync_time=0)
-        )
+        if enabled:
+            connection.execute(
+                update(archive_state)
+                .where(archive_state.c.experiment_id == int(experiment_id))
+                .values(next_sync_time=0)
+            )
+    return ArchiveSettings(str(experiment_id), location, interval_seconds, enabled)
 
 
 def disable(engine: Engine, experiment_id: str) -> None:
@@ -127,6 +152,69 @@ def get_state(engine: Engine, experiment_id: str) -> ArchiveState | None:
     values = dict(row._mapping)
     values["experiment_id"] = str(values["experiment_id"])
     return ArchiveState(**values)
+
+
+@dataclass(frozen=True)
+class ArchiveStatus:
+    """An experiment's archive settings and how its syncs went (the REST API's and `archive status`'s view)."""
+
+    settings: ArchiveSettings
+    lag_ms: int
+    """The age of the oldest change not archived yet; 0 when the archive is up to date."""
+    state: ArchiveState | None
+    """None before the first sync was due."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form, as `GET /api/v1/experiments/{experiment_id}/archive` answers it."""
+        state = self.state
+        return {
+            "experiment_id": self.settings.experiment_id,
+            "location": self.settings.location,
+            "interval_seconds": self.settings.interval_seconds,
+            "enabled": self.settings.enabled,
+            "lag_ms": self.lag_ms,
+            "watermark_ms": None if state is None else state.watermark_ms,
+            "last_sync_time_ms": None if state is None else state.last_sync_time,
+            "last_success_time_ms": None if state is None else state.last_success_time,
+            "last_status": None if state is None else state.last_status,
+            "last_error": None if state is None else state.last_error,
+            "last_duration_ms": None if state is None else state.last_duration_ms,
+            "rows_written": {
+                "traces": 0 if state is None else state.traces_rows,
+                "spans": 0 if state is None else state.spans_rows,
+                "assessments": 0 if state is None else state.assessments_rows,
+            },
+            # A crashed monitor's lease lingers until it lapses: only a live lease means a sync runs.
+            "syncing_now": state is not None and state.lease_expires is not None and state.lease_expires > now_ms(),
+        }
+
+
+def lag(engine: Engine, experiment_id: str, watermark_ms: int | None) -> int:
+    """Return how far the archive is behind: the age of the oldest change not archived yet (0 if none)."""
+    changed = traces.c.last_update_time
+    query = select(func.min(changed)).where(
+        traces.c.experiment_id == int(experiment_id), changed > (-1 if watermark_ms is None else watermark_ms)
+    )
+    with read_connection(engine) as connection:
+        oldest = connection.execute(query).scalar_one()
+    return 0 if oldest is None else max(0, now_ms() - int(oldest))
+
+
+def get_status(engine: Engine, experiment_id: str) -> ArchiveStatus | None:
+    """Return an experiment's archive settings with its sync state and lag, or None if never configured."""
+    current = get_settings(engine, experiment_id)
+    return None if current is None else _status(engine, current)
+
+
+def list_status(engine: Engine) -> list[ArchiveStatus]:
+    """Return the archive status of every experiment that has archive settings, by experiment id."""
+    return [_status(engine, current) for current in list_settings(engine)]
+
+
+def _status(engine: Engine, current: ArchiveSettings) -> ArchiveStatus:
+    state = get_state(engine, current.experiment_id)
+    watermark = None if state is None else state.watermark_ms
+    return ArchiveStatus(current, lag(engine, current.experiment_id, watermark), state)
 
 
 def _ensure_state(connection: Connection, experiment_id: str) -> None:

@@ -209,9 +209,11 @@ class AuthMiddleware:
                 await send(message)
                 return
             if not buffer:
-                await send(message)
                 if not message.get("more_body", False):
+                    # Before the response completes: a client acting on it at once (logging a model's
+                    # first version, then reading it) must find its grant already written.
                     await self._succeeded(rule, caller, decision, auth, scope, start["status"], None)
+                await send(message)
                 return
             chunks.append(message.get("body", b""))
             if message.get("more_body", False):

@@ -1,4 +1,4 @@
-"""The UI's auth pages: login, logout, the account page (tokens) and an experiment's permissions page.
+"""The UI's auth pages: login, logout, the account page (tokens), an experiment's permissions page, users (admins).
 
 Plain server-rendered HTML forms (no script), under the UI's Content-Security-Policy. Every value
 shown is escaped. A session is a random id in an HttpOnly, SameSite=Lax cookie (Secure over HTTPS);
@@ -13,17 +13,17 @@ import html
 import time
 from string import Template
 from typing import Annotated, Final
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, Path
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from tracelake.exceptions import TracelakeError
+from tracelake.exceptions import ConflictError, NotFoundError, TracelakeError
 from tracelake.server.auth.caller import CSRF_COOKIE, SESSION_COOKIE, Caller, auth_store_of, caller_of
 from tracelake.server.auth.middleware import _same_origin
-from tracelake.server.auth.routes import limiter_of
+from tracelake.server.auth.routes import change_user, limiter_of
 from tracelake.server.errors import ApiError
 from tracelake.server.routes.ui import CONTENT_SECURITY_POLICY
 from tracelake.store.sql.auth import LEVELS, USER
@@ -199,7 +199,7 @@ def _account(request: Request, caller: Caller, created: str = "", message: str =
             f'<p><code id="new-token">{_e(created)}</code></p>'
         )
     error = f'<p class="error" role="alert">{_e(message)}</p>' if message else ""
-    admin = " (admin)" if principal.is_admin else ""
+    admin = ' (admin: <a href="/ui/admin/users">manage users</a>)' if principal.is_admin else ""
     content = f"""<p>Signed in as <strong id="whoami">{_e(principal.name)}</strong>{admin}.</p>
 <form method="post" action="/ui/logout">{_csrf_field(caller)}<button type="submit">Log out</button></form>
 <h2>Personal access tokens</h2>
@@ -319,3 +319,86 @@ async def change_permission(experiment_id: ExperimentId, request: Request) -> Re
         action, detail = "permission.grant", {"principal": name, "level": level}
     await run_in_threadpool(auth.audit, caller.name, action, "experiment", experiment_id, detail)
     return RedirectResponse(f"/ui/experiments/{experiment_id}/permissions", status_code=303)
+
+
+# Admins: users ---------------------------------------------------------------------------------------
+_USER_ACTIONS: Final[dict[str, dict[str, bool]]] = {
+    "disable": {"active": False},
+    "enable": {"active": True},
+    "make_admin": {"is_admin": True},
+    "remove_admin": {"is_admin": False},
+}
+
+
+def _user_button(caller: Caller, username: str, action: str, label: str) -> str:
+    return (
+        f'<form method="post" action="/ui/admin/users/{quote(username, safe="")}" class="inline-form">'
+        f'{_csrf_field(caller)}<input type="hidden" name="action" value="{action}">'
+        f'<button type="submit">{label}</button></form>'
+    )
+
+
+def _users(request: Request, caller: Caller, message: str = "", status_code: int = 200) -> Response:
+    auth = auth_store_of(request.app.state)
+    rows = []
+    for user in auth.list_principals(USER):
+        actions = []
+        if user.name != caller.name:  # nobody disables or demotes themselves (ask another admin)
+            if user.disabled:
+                actions.append(_user_button(caller, user.name, "enable", "Enable"))
+            else:
+                actions.append(_user_button(caller, user.name, "disable", "Disable"))
+            if user.is_admin:
+                actions.append(_user_button(caller, user.name, "remove_admin", "Remove admin"))
+            else:
+                actions.append(_user_button(caller, user.name, "make_admin", "Make admin"))
+        state = "disabled" if user.disabled else "active"
+        rows.append(
+            f'<tr data-user="{_e(user.name)}"><td>{_e(user.name)}</td><td class="state">{state}</td>'
+            f'<td class="admin">{"admin" if user.is_admin else ""}</td>'
+            f"<td>{_e(time.strftime('%Y-%m-%d', time.gmtime(user.created_time / 1000)))}</td>"
+            f"<td>{''.join(actions)}</td></tr>"
+        )
+    error = f'<p class="error" role="alert">{_e(message)}</p>' if message else ""
+    content = f"""<p><a href="/ui/account">Back to your account</a></p>
+<p>A disabled user cannot sign in, and its sessions and tokens stop working at once; enabling it again
+brings its tokens back. Service principals are managed over the REST API.</p>
+{error}
+<table class="users"><thead><tr><th>User</th><th>State</th><th>Admin</th><th>Created</th><th></th></tr></thead>
+<tbody>{"".join(rows)}</tbody></table>"""
+    return _page("Users", content, status_code)
+
+
+@router.get("/ui/admin/users")
+def users_page(request: Request) -> Response:
+    """Every user, with buttons to disable, enable, make admin or remove admin rights (admins only)."""
+    return _users(request, _signed_in(request))
+
+
+@router.post("/ui/admin/users/{username}")
+async def change_user_page(username: Annotated[str, Path(max_length=200)], request: Request) -> Response:
+    """Apply one button of the users page (admins only)."""
+    caller = _signed_in(request)
+    form = await _form(request)
+    _check_csrf(caller, form)
+    change = _USER_ACTIONS.get(form.get("action", ""))
+    if change is None:
+        return await run_in_threadpool(_users, request, caller, "Unknown action.", 400)
+    auth = auth_store_of(request.app.state)
+    try:
+        await run_in_threadpool(
+            lambda: change_user(
+                auth,
+                caller,
+                username,
+                active=change.get("active"),
+                is_admin=change.get("is_admin"),
+                request_id=request.scope.get("state", {}).get("request_id"),
+            )
+        )
+    except ApiError as exc:
+        return await run_in_threadpool(_users, request, caller, exc.message, exc.status)
+    except TracelakeError as exc:
+        status = 404 if isinstance(exc, NotFoundError) else 409 if isinstance(exc, ConflictError) else 400
+        return await run_in_threadpool(_users, request, caller, str(exc), status)
+    return RedirectResponse("/ui/admin/users", status_code=303)

@@ -99,6 +99,8 @@ POLICY: Final[tuple[Rule, ...]] = (
     Rule("PATCH", "/api/v1/users/{username}", "admin"),
     Rule("DELETE", "/api/v1/users/{username}", "admin", audit="user.delete"),
     Rule("GET", "/api/v1/audit-log", "admin"),
+    Rule("GET", "/ui/admin/users", "admin", page=True),
+    Rule("POST", "/ui/admin/users/{username}", "admin", form=True),
     # Experiments.
     Rule("GET", _EXPERIMENTS, "authenticated", filter_list=_EXPERIMENT_LIST),
     Rule("POST", _EXPERIMENTS, "authenticated", grant_creator=("experiment", "experiment_id", "experiment")),
@@ -120,6 +122,17 @@ POLICY: Final[tuple[Rule, ...]] = (
     Rule(
         "GET", "/api/v1/experiment-stats", "authenticated", filter_list=("experiments", "experiment_id", "experiment")
     ),
+    # Monitoring settings: reading needs CAN_READ, changing CAN_MANAGE (the handlers write the audit log).
+    Rule("GET", _EXPERIMENTS + "/{experiment_id}/archive", "experiment", _R, _EXP),
+    Rule("PUT", _EXPERIMENTS + "/{experiment_id}/archive", "experiment", _M, _EXP),
+    Rule("DELETE", _EXPERIMENTS + "/{experiment_id}/archive", "experiment", _M, _EXP),
+    Rule("GET", "/api/v1/archives", "authenticated", filter_list=("archives", "experiment_id", "experiment")),
+    Rule("GET", _EXPERIMENTS + "/{experiment_id}/scorers", "experiment", _R, _EXP),
+    Rule("POST", _EXPERIMENTS + "/{experiment_id}/scorers", "experiment", _M, _EXP),
+    Rule("GET", _EXPERIMENTS + "/{experiment_id}/scorers/{name:path}", "experiment", _R, _EXP),
+    Rule("PATCH", _EXPERIMENTS + "/{experiment_id}/scorers/{name:path}", "experiment", _M, _EXP),
+    Rule("DELETE", _EXPERIMENTS + "/{experiment_id}/scorers/{name:path}", "experiment", _M, _EXP),
+    Rule("GET", "/api/v1/scorers", "authenticated", filter_list=("scorers", "experiment_id", "experiment")),
     # Traces.
     Rule("POST", "/api/v1/traces/search", "search", _R, "experiment_ids"),
     Rule("POST", "/api/v1/traces/batch-get", "trace_ids", _R, "trace_ids"),

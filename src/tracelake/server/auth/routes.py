@@ -28,9 +28,17 @@ from tracelake.server.auth.caller import Caller, auth_store_of, caller_of
 from tracelake.server.auth.ratelimit import FailureLimiter
 from tracelake.server.errors import ApiError
 from tracelake.server.responses import JsonResponse
-from tracelake.store.sql.auth import SERVICE_PRINCIPAL, USER, AuthStore, check_level, check_resource_type
+from tracelake.store.sql.auth import (
+    SERVICE_PRINCIPAL,
+    USER,
+    AuthStore,
+    Principal,
+    check_level,
+    check_password,
+    check_resource_type,
+)
 
-__all__ = ["limiter_of", "router"]
+__all__ = ["change_user", "limiter_of", "router"]
 
 router = APIRouter(tags=["Auth"])
 
@@ -68,7 +76,9 @@ class CreateUser(BaseModel):
 class UpdateUser(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    password: str = Field(min_length=1, max_length=1024)
+    password: str | None = Field(default=None, min_length=1, max_length=1024)
+    active: bool | None = Field(default=None, description="false disables the user: its sessions and tokens stop")
+    is_admin: bool | None = None
 
 
 def _auth(request: Request) -> tuple[AuthStore, Caller]:
@@ -354,14 +364,56 @@ def list_users(request: Request) -> Response:
     return JsonResponse({"users": [user.to_dict() for user in auth.list_principals(USER)]})
 
 
-@router.patch("/api/v1/users/{username}", summary="Change a user's password")
+@router.patch("/api/v1/users/{username}", summary="Change a user: password, enabled, admin")
 def update_user(username: Annotated[str, Path(max_length=200)], body: UpdateUser, request: Request) -> Response:
-    """Set a new password (admins only); the user's UI sessions end."""
+    """Set a new password (ending the user's UI sessions), enable or disable it, give or take admin rights.
+
+    Admins only. Disabling a user stops its sessions and tokens at once; the last enabled admin can
+    be neither disabled nor demoted (409), and nobody changes their own `active` or `is_admin` (400).
+    """
     auth, caller = _auth(request)
-    auth.set_password(username, body.password)
-    auth.audit(caller.name, "user.password", "user", username, None, _request_id(request))
-    user = auth.get_principal(username)
-    return JsonResponse({"user": None if user is None else user.to_dict()})
+    if body.password is None and body.active is None and body.is_admin is None:
+        raise ApiError(400, "nothing to change: send password, active or is_admin")
+    if body.password is not None:
+        check_password(body.password)  # before anything changes: a refused request writes nothing
+    request_id = _request_id(request)
+    user = change_user(auth, caller, username, active=body.active, is_admin=body.is_admin, request_id=request_id)
+    if body.password is not None:
+        auth.set_password(username, body.password)
+        auth.audit(caller.name, "user.password", "user", username, None, request_id)
+        user = auth.get_principal(username) or user
+    return JsonResponse({"user": user.to_dict()})
+
+
+def change_user(
+    auth: AuthStore,
+    caller: Caller,
+    username: str,
+    *,
+    active: bool | None,
+    is_admin: bool | None,
+    request_id: str | None,
+) -> Principal:
+    """Enable or disable a user or change its admin rights, with the audit events; return it as it is now.
+
+    Raises:
+        ApiError: 400 for a change of the caller's own `active` or `is_admin`.
+        NotFoundError: no such user. ConflictError: it is the last enabled admin.
+    """
+    found = auth.get_principal(username)
+    if found is None or found.kind != USER:
+        raise NotFoundError(f"no user named {username!r}")
+    if active is None and is_admin is None:
+        return found
+    if username == caller.name and (active is False or is_admin is False):
+        raise ApiError(400, "you cannot disable yourself or take your own admin rights: ask another admin")
+    user = auth.set_user_flags(username, active=active, is_admin=is_admin)
+    if active is not None and active == found.disabled:
+        auth.audit(caller.name, "user.enable" if active else "user.disable", "user", username, None, request_id)
+    if is_admin is not None and is_admin != found.is_admin:
+        action = "user.admin_grant" if is_admin else "user.admin_revoke"
+        auth.audit(caller.name, action, "user", username, None, request_id)
+    return user
 
 
 @router.delete("/api/v1/users/{username}", status_code=204, summary="Delete a user")

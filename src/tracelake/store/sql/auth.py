@@ -90,6 +90,7 @@ class Principal:
             "name": self.name,
             "kind": self.kind,
             "is_admin": self.is_admin,
+            "active": not self.disabled,
             "disabled": self.disabled,
             "created_time_ms": self.created_time,
             "display_name": self.display_name,
@@ -215,7 +216,8 @@ def _check_username(username: object) -> str:
     return username
 
 
-def _check_password(password: object) -> str:
+def check_password(password: object) -> str:
+    """Return `password` if it is acceptable (8 to 1024 characters); else raise `InvalidArgumentError`."""
     if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidArgumentError(f"invalid password: at least {MIN_PASSWORD_LENGTH} characters")
     if len(password) > 1024:
@@ -248,7 +250,7 @@ class AuthStore:
             ConflictError: a user or service principal has that name.
         """
         username = _check_username(username)
-        password_hash = hash_password(_check_password(password))
+        password_hash = hash_password(check_password(password))
         return self._insert_principal(
             kind=USER, name=username, password_hash=password_hash, is_admin=int(is_admin), display_name=None
         )
@@ -285,7 +287,7 @@ class AuthStore:
         Raises:
             NotFoundError: no such user.
         """
-        password_hash = hash_password(_check_password(password))
+        password_hash = hash_password(check_password(password))
         with translate_errors("set a password"), write_transaction(self._engine) as connection:
             principal = self._by_name(connection, username)
             if principal is None or principal.kind != USER:
@@ -333,16 +335,71 @@ class AuthStore:
         with translate_errors("count admins"), read_connection(self._engine) as connection:
             return int(connection.execute(query).scalar_one())
 
+    def set_user_flags(self, username: str, *, active: bool | None = None, is_admin: bool | None = None) -> Principal:
+        """Enable or disable a user, or give or take its admin rights; return the user as it is now.
+
+        Disabling a user ends its UI sessions; its tokens stop working while it is disabled (every
+        check of a token or session joins the principal's `disabled` flag), and work again if it is
+        enabled again. Service principals it created are not affected.
+
+        Raises:
+            NotFoundError: no such user.
+            ConflictError: the change would leave no enabled admin.
+        """
+        with translate_errors("change a user"), write_transaction(self._engine) as connection:
+            principal = self._by_name(connection, username)
+            if principal is None or principal.kind != USER:
+                raise NotFoundError(f"no user named {username!r}")
+            values: dict[str, int] = {}
+            if active is not None:
+                values["disabled"] = int(not active)
+            if is_admin is not None:
+                values["is_admin"] = int(is_admin)
+            stays_admin = (not principal.disabled if active is None else active) and (
+                principal.is_admin if is_admin is None else is_admin
+            )
+            if principal.is_admin and not principal.disabled and not stays_admin:
+                self._keep_an_admin(connection, principal, "disable it or take its admin rights")
+            if values:
+                connection.execute(
+                    update(auth_principals)
+                    .where(auth_principals.c.principal_id == principal.principal_id)
+                    .values(**values)
+                )
+            if active is False:
+                connection.execute(delete(auth_sessions).where(auth_sessions.c.principal_id == principal.principal_id))
+            changed = self._by_name(connection, username)
+        assert changed is not None
+        return changed
+
+    @staticmethod
+    def _keep_an_admin(connection: Any, leaving: Principal, change: str) -> None:
+        """Refuse (ConflictError) a change that takes `leaving` out of the enabled admins if it is the last.
+
+        The enabled admins' rows are locked (`FOR UPDATE` on PostgreSQL; SQLite's write transaction
+        holds the database lock), so two admins demoting each other at once cannot both succeed.
+        """
+        admins = connection.execute(
+            select(auth_principals.c.principal_id)
+            .where(auth_principals.c.is_admin == 1, auth_principals.c.disabled == 0, auth_principals.c.kind == USER)
+            .with_for_update()
+        ).scalars()
+        if not [pid for pid in admins if pid != leaving.principal_id]:
+            raise ConflictError(f"{leaving.name!r} is the last enabled admin: make another admin before you {change}")
+
     def delete_principal(self, name: str) -> None:
         """Delete a principal with its tokens, sessions and permissions.
 
         Raises:
             NotFoundError: no such principal.
+            ConflictError: it is the last enabled admin.
         """
         with translate_errors("delete a principal"), write_transaction(self._engine) as connection:
             principal = self._by_name(connection, name)
             if principal is None:
                 raise NotFoundError(f"no user or service principal named {name!r}")
+            if principal.kind == USER and principal.is_admin and not principal.disabled:
+                self._keep_an_admin(connection, principal, "delete it")
             pid = principal.principal_id
             for table in (auth_tokens, auth_sessions, auth_permissions):
                 connection.execute(delete(table).where(table.c.principal_id == pid))
