@@ -12,10 +12,11 @@ from typing import Any
 import pyarrow as pa
 import pytest
 from deltalake import DeltaTable, write_deltalake
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from store.builders import trace_id
 from store.s3server import moto_s3_server, new_bucket, raw_client, use_s3_server
+from tracelake.exceptions import StoreError
 from tracelake.monitoring.archive import settings as st
 from tracelake.monitoring.archive.delta import ArchiveTables, storage_options
 from tracelake.monitoring.archive.job import ArchiveJob
@@ -23,7 +24,7 @@ from tracelake.monitoring.archive.schema import ArchiveSchemaError
 from tracelake.monitoring.archive.sync import run_sync, sync_tables
 from tracelake.monitoring.worker import Worker
 from tracelake.store import SqlTraceStore
-from tracelake.store.sql.schema import archive_state
+from tracelake.store.sql.schema import archive_state, payload_packs, trace_segments, traces
 
 from .conftest import agent_trace, feedback, keys, read
 
@@ -229,3 +230,34 @@ def test_archive_on_s3(store: SqlTraceStore, tmp_path: Path, monkeypatch: pytest
         run_sync(store, experiment_id, settle_ms=0)
 
         _assert_exactly_once(location, 30, storage_options(location))
+
+
+def test_a_damaged_payload_stops_the_sync_at_its_batch_naming_it(store: SqlTraceStore, tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    experiment_id = _setup(store, lake, traces=20)
+    with store.engine.begin() as connection:  # two batches of ten: traces 1-10, then 11-20
+        for first, stamp in ((1, 1000), (11, 2000)):
+            ids = [trace_id(n) for n in range(first, first + 10)]
+            connection.execute(update(traces).where(traces.c.trace_id.in_(ids)).values(last_update_time=stamp))
+        location, key, offset, length = connection.execute(
+            select(
+                payload_packs.c.location,
+                payload_packs.c.key,
+                trace_segments.c.byte_offset,
+                trace_segments.c.byte_length,
+            )
+            .join(payload_packs, payload_packs.c.pack_id == trace_segments.c.pack_id)
+            .where(trace_segments.c.trace_id == trace_id(15))
+        ).one()
+    pack = Path(location) / key
+    data = bytearray(pack.read_bytes())
+    data[offset + 12 : offset + length - 8] = b"\xff" * (length - 20)  # the member's compressed body
+    pack.write_bytes(bytes(data))
+
+    with pytest.raises(StoreError, match=f"damaged payload member at {offset}\\+{length} of .*{key}"):
+        run_sync(store, experiment_id, settle_ms=0, batch_traces=10)
+
+    assert keys(read(lake, "traces"), "trace_id") == [(trace_id(n),) for n in range(1, 11)]  # the batch before
+    assert len(read(lake, "spans")) == 30
+    state = st.get_state(store.engine, experiment_id)
+    assert state is not None and state.last_status == "error" and "damaged payload member" in (state.last_error or "")

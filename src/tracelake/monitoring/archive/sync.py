@@ -11,6 +11,11 @@ already has the batch skips it; rows of traces already in the archive are merged
 
 Only changes at least `settle_ms` old are taken: a write stamped at time t may commit a little after
 t, and a sync reading "up to now" could otherwise step over it.
+
+Batches go through two stages: one thread commits batch n while the calling thread reads and shapes
+batch n + 1. Commits still happen one at a time and in batch order, and a batch's merge check (are
+any of its traces archived already?) runs after the batch before it has committed, so the two
+stages change nothing above.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import os
 import socket
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
@@ -27,7 +33,7 @@ from sqlalchemy import func, select
 from tracelake.exceptions import NotFoundError
 from tracelake.monitoring.archive import settings as st
 from tracelake.monitoring.archive.delta import ArchiveTables
-from tracelake.monitoring.archive.rows import load_batch
+from tracelake.monitoring.archive.rows import ArchiveBatch, load_batch
 from tracelake.monitoring.archive.schema import TABLES
 from tracelake.store import SqlTraceStore
 from tracelake.store.sql.schema import traces
@@ -123,32 +129,59 @@ def sync_tables(
     total = _pending(store, experiment, cursor, upper)
     result = SyncResult(watermark_ms=max(marks.values()) if cursor >= 0 else None)
     done = 0
-    while True:
-        if before_batch is not None:
-            before_batch()
-        ids, mark = _next_batch(store, experiment, cursor, upper, batch_traces)
-        if not ids:
-            break
-        archived = tables.archived_trace_ids(ids) if marks["traces"] >= 0 else set()
-        batch = load_batch(store, ids, st.now_ms())
-        for name in TABLES:
-            if marks[name] >= mark:
-                continue  # committed by an earlier, interrupted run
-            rows = batch.table(name)
-            merge = bool(archived) and bool(archived.intersection(rows.column("trace_id").to_pylist()))
-            tables.write(name, rows, merge=merge, version=mark)
+
+    def committed(commit: Future[dict[str, int]], mark: int, traces_in_batch: int) -> None:
+        nonlocal done
+        for name, count in commit.result().items():  # raises the commit's error
             marks[name] = mark
-            result.rows[name] = result.rows.get(name, 0) + rows.num_rows
-        cursor = mark
-        done += len(ids)
+            result.rows[name] = result.rows.get(name, 0) + count
+        done += traces_in_batch
         result.batches += 1
         result.watermark_ms = mark
         if progress is not None:
             progress(done, max(total, done))
+
+    # Two stages: while one thread commits batch n (deltalake's Parquet encoding and writes release
+    # the GIL), this one reads and shapes batch n + 1. Commits stay in batch order, one at a time,
+    # and batch n + 1's merge check reads the tables after batch n's commit.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracelake-archive-commit") as committer:
+        pending: tuple[Future[dict[str, int]], int, int] | None = None
+        while True:
+            if before_batch is not None:
+                before_batch()
+            ids, mark = _next_batch(store, experiment, cursor, upper, batch_traces)
+            if not ids:
+                break
+            batch = load_batch(store, ids, st.now_ms())
+            if pending is not None:
+                committed(*pending)
+            archived = tables.archived_trace_ids(ids) if marks["traces"] >= 0 else set()
+            pending = (committer.submit(_commit, tables, batch, archived, dict(marks), mark), mark, len(ids))
+            cursor = mark
+        if pending is not None:
+            committed(*pending)
     result.traces = result.rows.get("traces", 0)
     result.spans = result.rows.get("spans", 0)
     result.assessments = result.rows.get("assessments", 0)
     return result
+
+
+def _commit(
+    tables: ArchiveTables, batch: ArchiveBatch, archived: set[str], marks: dict[str, int], mark: int
+) -> dict[str, int]:
+    """Write one batch to each table not holding it yet, in table order; return the rows written per table.
+
+    `archived`: which of the batch's traces the archive had before it (their rows are merged).
+    """
+    written: dict[str, int] = {}
+    for name in TABLES:
+        if marks[name] >= mark:
+            continue  # committed by an earlier, interrupted run
+        rows = batch.table(name)
+        merge = bool(archived) and bool(archived.intersection(rows.column("trace_id").to_pylist()))
+        tables.write(name, rows, merge=merge, version=mark)
+        written[name] = rows.num_rows
+    return written
 
 
 def run_sync(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import threading
 import time
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -28,7 +29,7 @@ from typing import TypeVar
 from tracelake.exceptions import StoreError
 from tracelake.model import Span
 from tracelake.store.artifacts.base import ArtifactRepository
-from tracelake.store.artifacts.payload import artifact_repository, decode_spans, encode_spans, unique_name
+from tracelake.store.artifacts.payload import artifact_repository, decode_spans, encode_spans, gunzip, unique_name
 
 T = TypeVar("T")
 
@@ -154,6 +155,26 @@ class PayloadPacks:
                     f"damaged payload member at {member.offset}+{member.length} of {location}/{key}: {exc}"
                 ) from exc
         return members
+
+    def read_member_texts(self, location: str, key: str, ranges: Sequence[MemberRange]) -> list[bytes]:
+        """Return the JSON text of each member at `ranges` of one pack, decompressed but not parsed.
+
+        For bulk readers that parse members their own way (the Delta archive builds its columns
+        from the parsed spans as it goes, keeping no span dict longer than one trace).
+
+        Raises:
+            NotFoundError: the pack is gone (deleted since its ranges were read from the index).
+            StoreError: the pack cannot be read, or a member is damaged.
+        """
+        texts: list[bytes] = []
+        for member, data in zip(ranges, self._read_ranges(location, key, ranges), strict=True):
+            try:
+                texts.append(gunzip(data))
+            except (OSError, EOFError, zlib.error) as exc:
+                raise StoreError(
+                    f"damaged payload member at {member.offset}+{member.length} of {location}/{key}: {exc}"
+                ) from exc
+        return texts
 
     def _read_ranges(self, location: str, key: str, ranges: Sequence[MemberRange]) -> list[bytes]:
         repository = self.repository(location)

@@ -327,6 +327,14 @@ class SqlTraceStore(ModelRegistryMethods):
         """
         return self._payload_io.read_span_dicts(trace_ids)
 
+    @store_errors("get spans")
+    def get_span_texts_of(self, trace_ids: Sequence[str]) -> dict[str, tuple[bytes, ...]]:
+        """Like `get_span_dicts_of`, each trace's spans as the stored JSON texts, unparsed and unmerged.
+
+        For the Delta archive, which parses them trace by trace (see `PayloadIO.read_span_texts`).
+        """
+        return self._payload_io.read_span_texts(trace_ids)
+
     @store_errors("refresh statistics")
     def refresh_statistics(self) -> None:
         """Give SQLite's query planner fresh table statistics (a bounded `ANALYZE`, a few ms at any size).
