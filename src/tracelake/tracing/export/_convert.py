@@ -85,18 +85,18 @@ def live_span_to_record(
         for key, value in span._attributes.items():
             attributes[key] = attribute_value(value, max_payload_bytes)
     attributes[SpanAttributes.SPAN_TYPE] = span._span_type
-    truncated: list[str] = []
+    truncated: list[str] | None = None  # rare: no list for every span
     inputs = span._inputs
     if inputs is _UNSET and span._signature is not None:
         inputs = bind_arguments(span._signature, span._args, span._kwargs or {})
     if inputs is not _UNSET:
         attributes[SpanAttributes.INPUTS], cut = to_json(inputs, max_payload_bytes)
         if cut:
-            truncated.append("inputs")
+            truncated = ["inputs"]
     if span._outputs is not _UNSET:
         attributes[SpanAttributes.OUTPUTS], cut = to_json(span._outputs, max_payload_bytes)
         if cut:
-            truncated.append("outputs")
+            truncated = [*(truncated or ()), "outputs"]
     if truncated:
         attributes[SpanAttributes.TRUNCATED] = truncated
     local = span._local_trace
@@ -128,7 +128,9 @@ def live_span_to_record(
         status_message=span._status_message,
         attributes=attributes,
         events=events,
-        resource_attributes=dict(resource),
+        # One dict for every span of the process (as OTLP ingest shares one per resource): a copy
+        # per span is an allocation per span that lives as long as its batch.
+        resource_attributes=resource if type(resource) is dict else dict(resource),
     )
 
 
