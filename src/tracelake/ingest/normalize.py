@@ -91,7 +91,10 @@ def normalize_span(record: SpanRecord) -> tuple[Span, Extraction]:
         inputs=None if inputs is UNSET else inputs,
         outputs=None if outputs is UNSET else outputs,
         attributes=attributes,
-        events=[SpanEvent(event.name, event.timestamp_ns, dict(event.attributes)) for event in record.events],
+        # (The comprehension is a function call in itself: skipped for the many spans without events.)
+        events=[SpanEvent(event.name, event.timestamp_ns, dict(event.attributes)) for event in record.events]
+        if record.events
+        else [],
         model_name=found.model,
         token_usage=usage,
         cost=cost,

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from tracelake.model import Cost, Experiment, Span, TokenUsage, TraceInfo, TraceState
+from tracelake.model import Cost, Experiment, Span, StatusCode, TokenUsage, TraceInfo, TraceState
 
 TOKEN_COLUMNS: Final = ("input_tokens", "output_tokens", "total_tokens", "cached_input_tokens", "reasoning_tokens")
 COST_COLUMNS: Final = ("input_cost", "output_cost", "total_cost")
 USAGE_COLUMNS: Final = TOKEN_COLUMNS + COST_COLUMNS
 _NO_USAGE: Final[dict[str, int | float | None]] = dict.fromkeys(USAGE_COLUMNS)
+# `.value` of an enum member is a Python-level descriptor call; a dict lookup is not.
+_STATUS_TEXT: Final = {code: code.value for code in StatusCode}
 
 # PostgreSQL enforces VARCHAR lengths and SQLite does not: index columns are cut to the schema's
 # lengths so both behave alike (the payload keeps every value whole).
@@ -58,7 +60,7 @@ def span_row(span: Span, experiment_id: int, counted: bool) -> dict[str, Any]:
         "parent_span_id": span.parent_id,
         "name": clip(span.name, NAME_MAX),
         "span_type": clip(span.span_type, SPAN_TYPE_MAX),
-        "status": span.status.code.value,
+        "status": _STATUS_TEXT[span.status.code],
         "start_time_ns": span.start_time_ns,
         "end_time_ns": span.end_time_ns,
         "duration_ns": span.duration_ns,
