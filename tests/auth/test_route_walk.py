@@ -63,11 +63,19 @@ def _json(path: str, body: Callable[[Context, World], Any]) -> Build:
     return lambda ctx, w: (path.format(w=w), {"json": body(ctx, w)})
 
 
-def _own_token(ctx: Context, w: World) -> tuple[str, dict[str, Any]]:
+def _new_token_id(ctx: Context) -> int:
     principal = ctx.server.auth.get_principal(_user_of(ctx.role))
     assert principal is not None
     info, _ = ctx.server.auth.create_token(principal, "to revoke")
-    return f"/api/v1/tokens/{info.token_id}", {}
+    return info.token_id
+
+
+def _own_token(ctx: Context, w: World) -> tuple[str, dict[str, Any]]:
+    return f"/api/v1/tokens/{_new_token_id(ctx)}", {}
+
+
+def _own_token_form(ctx: Context, w: World) -> tuple[str, dict[str, Any]]:
+    return f"/ui/account/tokens/{_new_token_id(ctx)}/revoke", {}
 
 
 def _own_service_principal(ctx: Context, w: World) -> tuple[str, dict[str, Any]]:
@@ -260,16 +268,42 @@ CASES: dict[tuple[str, str], Case] = {
 #: UI pages are not in the OpenAPI document; browsers without a session are sent to the login page.
 PAGES: dict[str, tuple[str, Build]] = {
     "/": ("signed_in", _req("/")),
+    "/ui": ("signed_in", _req("/ui")),
+    "/ui/": ("signed_in", _req("/ui/")),
     "/ui/experiments": ("signed_in", _req("/ui/experiments")),
     "/ui/account": ("signed_in", _req("/ui/account")),
     "/ui/experiments/{experiment_id}/traces": (_R, _req("/ui/experiments/{w.experiment_id}/traces")),
     "/ui/experiments/{experiment_id}/sessions": (_R, _req("/ui/experiments/{w.experiment_id}/sessions")),
     "/ui/experiments/{experiment_id}/dashboard": (_R, _req("/ui/experiments/{w.experiment_id}/dashboard")),
     "/ui/experiments/{experiment_id}/permissions": (_MA, _req("/ui/experiments/{w.experiment_id}/permissions")),
+    "/ui/models/{name}/permissions": (_MA, _req("/ui/models/{w.model}/permissions")),
     "/ui/traces/{trace_id}": (_R, _req("/ui/traces/{w.trace_id}")),
     "/ui/admin/users": ("admin", _req("/ui/admin/users")),
     "/ui/login": ("public", _req("/ui/login")),
     "/ui/static/app.css": ("public", _req("/ui/static/app.css")),
+}
+
+
+#: The forms of the UI's own pages (POST; a bearer token needs no CSRF field). A successful form
+#: answers with a redirect back to its page.
+FORMS: dict[str, tuple[str, Build]] = {
+    "/ui/logout": ("signed_in", _req("/ui/logout")),
+    "/ui/account/tokens": ("signed_in", _req("/ui/account/tokens", data={"name": "walk form"})),
+    "/ui/account/tokens/{token_id}/revoke": ("signed_in", _own_token_form),
+    "/ui/admin/users/{username}": ("admin", _req("/ui/admin/users/bystander", data={"action": "enable"})),
+    "/ui/experiments/{experiment_id}/permissions": (
+        _MA,
+        _req(
+            "/ui/experiments/{w.experiment_id}/permissions",
+            data={"action": "grant", "principal": "bystander", "level": "CAN_READ"},
+        ),
+    ),
+    "/ui/models/{name}/permissions": (
+        _MA,
+        _req(
+            "/ui/models/{w.model}/permissions", data={"action": "grant", "principal": "bystander", "level": "CAN_READ"}
+        ),
+    ),
 }
 
 
@@ -298,7 +332,7 @@ def outcome(response: httpx.Response) -> str:
     if response.status_code == 303:
         # A browser without a session is sent to log in; a signed-in one is sent on from the login page.
         return "401" if response.headers["location"].startswith("/ui/login?next=") else "ok"
-    if response.status_code == 307 and response.request.url.path in ("/", "/ui"):
+    if response.status_code == 307 and response.request.url.path in ("/", "/ui", "/ui/"):
         return "ok"
     return str(response.status_code)
 
@@ -396,6 +430,27 @@ def test_every_ui_page_answers_each_caller_as_the_table_says(walk_server: tuple[
             if want != got:
                 wrong.append(f"GET {template} as {role}: expected {want}, got {got}")
     assert wrong == []
+
+
+def test_every_ui_form_answers_each_caller_as_the_table_says(walk_server: tuple[AuthServer, str, World, str]) -> None:
+    server, _, shared, package = walk_server
+    wrong = []
+    for template, (needs, build) in FORMS.items():
+        for role in ROLES:
+            response = _call(server, role, "POST", build, shared, package)
+            want, got = expected(needs, role), outcome(response)
+            if want != got:
+                wrong.append(f"POST {template} as {role}: expected {want}, got {got} {response.text[:150]}")
+    assert wrong == []
+
+
+def test_every_ui_page_and_form_of_the_policy_is_in_the_tables() -> None:
+    from tracelake.server.auth.policy import POLICY
+
+    pages = {rule.path for rule in POLICY if rule.page}
+    forms = {rule.path for rule in POLICY if rule.form}
+    assert pages - set(PAGES) == set(), "UI pages without an entry in the auth walk's table"
+    assert forms - set(FORMS) == set(), "UI forms without an entry in the auth walk's table"
 
 
 def test_every_route_of_the_app_has_a_policy_rule(walk_server: tuple[AuthServer, str, World, str]) -> None:

@@ -1,4 +1,8 @@
-"""The UI's auth pages: login, logout, the account page (tokens), an experiment's permissions page, users (admins).
+"""The UI's auth pages: login, logout, the account page, permissions pages, users (admins).
+
+The account page shows the caller's tokens and links to the permissions page of everything it
+manages; a permissions page (of an experiment or of a registered model, one code path for both)
+lists, grants and revokes levels.
 
 Plain server-rendered HTML forms (no script), under the UI's Content-Security-Policy. Every value
 shown is escaped. A session is a random id in an HttpOnly, SameSite=Lax cookie (Secure over HTTPS);
@@ -11,6 +15,7 @@ from __future__ import annotations
 import hmac
 import html
 import time
+from dataclasses import dataclass
 from string import Template
 from typing import Annotated, Final
 from urllib.parse import parse_qs, quote
@@ -21,6 +26,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from tracelake.exceptions import ConflictError, NotFoundError, TracelakeError
+from tracelake.model._registry import MODEL_NAME_MAX
+from tracelake.server.auth.access import check_experiment, check_model
 from tracelake.server.auth.caller import CSRF_COOKIE, SESSION_COOKIE, Caller, auth_store_of, caller_of
 from tracelake.server.auth.middleware import _same_origin
 from tracelake.server.auth.routes import change_user, limiter_of
@@ -60,6 +67,10 @@ $content
 _MAX_FORM_BYTES: Final = 16_384
 
 ExperimentId = Annotated[str, Path(pattern=r"^[0-9]{1,18}$")]
+# A `{name}` segment matches any characters but "/", so `catalog.schema.name` (dots) is one segment.
+ModelName = Annotated[str, Path(min_length=1, max_length=MODEL_NAME_MAX)]
+_MAX_PRINCIPAL: Final = 200
+_MAX_LISTED: Final = 200
 
 
 def _e(value: object) -> str:
@@ -170,6 +181,87 @@ async def logout(request: Request) -> Response:
     return response
 
 
+# Permissions of one resource: an experiment or a registered model -----------------------------------
+@dataclass(frozen=True)
+class _Resource:
+    """A resource whose grants a permissions page shows and changes."""
+
+    type: str
+    """The grants' resource type: `experiment` or `registered_model`."""
+    id: str
+    """The experiment id or the model name."""
+    noun: str
+    page: str
+    """The permissions page's path (path parameters percent-encoded)."""
+    back: str
+    back_label: str
+
+    def title(self) -> str:
+        return f"Permissions of {self.noun} {self.id}"
+
+
+def _experiment(experiment_id: str) -> _Resource:
+    return _Resource(
+        "experiment",
+        experiment_id,
+        "experiment",
+        f"/ui/experiments/{experiment_id}/permissions",
+        f"/ui/experiments/{experiment_id}/traces",
+        "Back to the experiment",
+    )
+
+
+def _model(name: str) -> _Resource:
+    return _Resource(
+        "registered_model",
+        name,
+        "registered model",
+        f"/ui/models/{quote(name, safe='')}/permissions",
+        "/ui/account",
+        "Back to your account",
+    )
+
+
+def _links(resources: list[tuple[_Resource, str]], css_class: str) -> str:
+    """A list of links to permissions pages: (resource, label), at most `_MAX_LISTED` of them."""
+    if not resources:
+        return '<p class="empty">None.</p>'
+    items = "".join(
+        f'<li><a href="{_e(resource.page)}">{_e(label)}</a></li>' for resource, label in resources[:_MAX_LISTED]
+    )
+    more = len(resources) - _MAX_LISTED
+    rest = f"<p>… and {more} more (see <code>tracelake permissions list</code>).</p>" if more > 0 else ""
+    return f'<ul class="{css_class}">{items}</ul>{rest}'
+
+
+def _managed_section(request: Request, caller: Caller) -> str:
+    """What the caller holds CAN_MANAGE on (admins: everything), each linked to its permissions page."""
+    store = request.app.state.store
+    auth = auth_store_of(request.app.state)
+    experiments = store.list_experiments()
+    models = store.list_registered_models()
+    if not caller.is_admin:
+        managed_experiments = _managed_ids(auth.resources(caller.principal, "experiment"))
+        managed_models = _managed_ids(auth.resources(caller.principal, "registered_model"))
+        experiments = [experiment for experiment in experiments if experiment.experiment_id in managed_experiments]
+        models = [model for model in models if model.name in managed_models]
+    experiment_links = [
+        (_experiment(experiment.experiment_id), f"{experiment.name} ({experiment.experiment_id})")
+        for experiment in experiments
+    ]
+    model_links = [(_model(model.name), model.name) for model in models]
+    return f"""<h2>Permissions you manage</h2>
+<p>Grant and revoke access to what you hold <code>CAN_MANAGE</code> on.</p>
+<h3>Experiments</h3>
+{_links(experiment_links, "managed-experiments")}
+<h3>Registered models</h3>
+{_links(model_links, "managed-models")}"""
+
+
+def _managed_ids(held: dict[str, str]) -> set[str]:
+    return {resource_id for resource_id, level in held.items() if level == "CAN_MANAGE"}
+
+
 def _account(request: Request, caller: Caller, created: str = "", message: str = "") -> Response:
     auth = auth_store_of(request.app.state)
     principal = caller.principal
@@ -202,6 +294,7 @@ def _account(request: Request, caller: Caller, created: str = "", message: str =
     admin = ' (admin: <a href="/ui/admin/users">manage users</a>)' if principal.is_admin else ""
     content = f"""<p>Signed in as <strong id="whoami">{_e(principal.name)}</strong>{admin}.</p>
 <form method="post" action="/ui/logout">{_csrf_field(caller)}<button type="submit">Log out</button></form>
+{_managed_section(request, caller)}
 <h2>Personal access tokens</h2>
 {shown}{error}
 <table class="tokens"><thead><tr><th>Name</th><th>Token</th><th>Expires</th><th>State</th><th></th></tr></thead>
@@ -266,59 +359,108 @@ async def revoke_token(token_id: Annotated[int, Path(ge=1)], request: Request) -
     return RedirectResponse("/ui/account", status_code=303)
 
 
-def _permissions(request: Request, caller: Caller, experiment_id: str, message: str = "") -> Response:
+def _check_manage(request: Request, caller: Caller, resource: _Resource) -> None:
+    # The policy already checked non-admins; this also answers 404 to an admin for a missing resource,
+    # so nobody writes grants on something that does not exist.
+    check = check_experiment if resource.type == "experiment" else check_model
+    decision = check(auth_store_of(request.app.state), caller, resource.id, "CAN_MANAGE")
+    if decision.status:
+        raise ApiError(decision.status, decision.message)
+
+
+def _permissions(request: Request, caller: Caller, resource: _Resource, message: str = "") -> Response:
     auth = auth_store_of(request.app.state)
+    action = _e(resource.page)
     rows = []
-    for grant in auth.list_permissions("experiment", experiment_id):
+    for grant in auth.list_permissions(resource.type, resource.id):
         rows.append(
             f"<tr><td>{_e(grant.principal)}</td><td>{_e(grant.principal_kind)}</td><td>{_e(grant.level)}</td>"
-            f'<td><form method="post">{_csrf_field(caller)}<input type="hidden" name="action" value="revoke">'
+            f'<td><form method="post" action="{action}">{_csrf_field(caller)}'
+            '<input type="hidden" name="action" value="revoke">'
             f'<input type="hidden" name="principal" value="{_e(grant.principal)}">'
-            f'<button type="submit">Revoke</button></form></td></tr>'
+            '<button type="submit">Revoke</button></form></td></tr>'
         )
     options = "".join(f'<option value="{level}">{level}</option>' for level in LEVELS)
     error = f'<p class="error" role="alert">{_e(message)}</p>' if message else ""
-    content = f"""<p><a href="/ui/experiments/{_e(experiment_id)}/traces">Back to the experiment</a></p>
+    content = f"""<p><a href="{_e(resource.back)}">{_e(resource.back_label)}</a></p>
 {error}
 <table class="permissions"><thead><tr><th>Principal</th><th>Kind</th><th>Level</th><th></th></tr></thead>
 <tbody>{"".join(rows)}</tbody></table>
 <h2>Grant</h2>
-<form method="post" class="auth-form">{_csrf_field(caller)}<input type="hidden" name="action" value="grant">
-<label>User or client id <input name="principal" required maxlength="200"></label>
+<form method="post" action="{action}" class="auth-form">{_csrf_field(caller)}
+<input type="hidden" name="action" value="grant">
+<label>User or client id <input name="principal" required maxlength="{_MAX_PRINCIPAL}"></label>
 <label>Level <select name="level">{options}</select></label>
 <button type="submit">Grant</button>
 </form>"""
-    return _page(f"Permissions of experiment {experiment_id}", content, 400 if message else 200)
+    return _page(resource.title(), content, 400 if message else 200)
 
 
-@router.get("/ui/experiments/{experiment_id}/permissions")
-def permissions_page(experiment_id: ExperimentId, request: Request) -> Response:
-    """Who holds which level on the experiment (CAN_MANAGE needed)."""
-    return _permissions(request, _signed_in(request), experiment_id)
+def _show_permissions(request: Request, resource: _Resource) -> Response:
+    caller = _signed_in(request)
+    _check_manage(request, caller, resource)
+    return _permissions(request, caller, resource)
 
 
-@router.post("/ui/experiments/{experiment_id}/permissions")
-async def change_permission(experiment_id: ExperimentId, request: Request) -> Response:
-    """Grant or revoke a level on the experiment (CAN_MANAGE needed)."""
+def _apply_permission_form(request: Request, caller: Caller, resource: _Resource, form: dict[str, str]) -> Response:
+    """Grant or revoke as the form says; on bad input show the page with the problem and write nothing."""
+    _check_manage(request, caller, resource)
+    action = form.get("action", "")
+    if action not in ("grant", "revoke"):
+        return _permissions(request, caller, resource, f"Unknown action {action[:40]!r}: send grant or revoke.")
+    level = form.get("level", "")
+    if action == "grant" and level not in LEVELS:
+        return _permissions(
+            request, caller, resource, f"Unknown level {level[:40]!r}: choose one of {', '.join(LEVELS)}."
+        )
+    name = form.get("principal", "").strip()
+    if not name:
+        return _permissions(request, caller, resource, "Name a user or a service principal's client id.")
+    auth = auth_store_of(request.app.state)
+    grantee = auth.get_principal(name) if len(name) <= _MAX_PRINCIPAL else None
+    if grantee is None:
+        return _permissions(request, caller, resource, f"No user or client id {name[:_MAX_PRINCIPAL]!r}.")
+    request_id: str | None = request.scope.get("state", {}).get("request_id")
+    if action == "revoke":
+        if not auth.revoke(grantee, resource.type, resource.id):
+            return _permissions(request, caller, resource, f"{name!r} holds no permission on this {resource.noun}.")
+        auth.audit(caller.name, "permission.revoke", resource.type, resource.id, {"principal": name}, request_id)
+    else:
+        auth.grant(grantee, resource.type, resource.id, level, caller.name)
+        detail = {"principal": name, "level": level}
+        auth.audit(caller.name, "permission.grant", resource.type, resource.id, detail, request_id)
+    return RedirectResponse(resource.page, status_code=303)
+
+
+async def _change_permission(request: Request, resource: _Resource) -> Response:
     caller = _signed_in(request)
     form = await _form(request)
     _check_csrf(caller, form)
-    auth = auth_store_of(request.app.state)
-    name = form.get("principal", "").strip()
-    grantee = await run_in_threadpool(auth.get_principal, name) if name else None
-    if grantee is None:
-        return await run_in_threadpool(_permissions, request, caller, experiment_id, f"No user or client id {name!r}.")
-    if form.get("action") == "revoke":
-        await run_in_threadpool(auth.revoke, grantee, "experiment", experiment_id)
-        action, detail = "permission.revoke", {"principal": name}
-    else:
-        level = form.get("level", "")
-        if level not in LEVELS:
-            return await run_in_threadpool(_permissions, request, caller, experiment_id, "Choose a level.")
-        await run_in_threadpool(auth.grant, grantee, "experiment", experiment_id, level, caller.name)
-        action, detail = "permission.grant", {"principal": name, "level": level}
-    await run_in_threadpool(auth.audit, caller.name, action, "experiment", experiment_id, detail)
-    return RedirectResponse(f"/ui/experiments/{experiment_id}/permissions", status_code=303)
+    return await run_in_threadpool(_apply_permission_form, request, caller, resource, form)
+
+
+@router.get("/ui/experiments/{experiment_id}/permissions")
+def experiment_permissions_page(experiment_id: ExperimentId, request: Request) -> Response:
+    """Who holds which level on the experiment (CAN_MANAGE needed)."""
+    return _show_permissions(request, _experiment(experiment_id))
+
+
+@router.post("/ui/experiments/{experiment_id}/permissions")
+async def change_experiment_permission(experiment_id: ExperimentId, request: Request) -> Response:
+    """Grant or revoke a level on the experiment (CAN_MANAGE needed)."""
+    return await _change_permission(request, _experiment(experiment_id))
+
+
+@router.get("/ui/models/{name}/permissions")
+def model_permissions_page(name: ModelName, request: Request) -> Response:
+    """Who holds which level on the registered model (CAN_MANAGE needed)."""
+    return _show_permissions(request, _model(name))
+
+
+@router.post("/ui/models/{name}/permissions")
+async def change_model_permission(name: ModelName, request: Request) -> Response:
+    """Grant or revoke a level on the registered model (CAN_MANAGE needed)."""
+    return await _change_permission(request, _model(name))
 
 
 # Admins: users ---------------------------------------------------------------------------------------

@@ -82,6 +82,8 @@ POLICY: Final[tuple[Rule, ...]] = (
     Rule("POST", "/ui/logout", "authenticated", form=True),
     Rule("GET", "/ui/experiments/{experiment_id}/permissions", "experiment", _M, _EXP, page=True),
     Rule("POST", "/ui/experiments/{experiment_id}/permissions", "experiment", _M, _EXP, form=True),
+    Rule("GET", "/ui/models/{name}/permissions", "model", _M, _MODEL, page=True),
+    Rule("POST", "/ui/models/{name}/permissions", "model", _M, _MODEL, form=True),
     Rule("GET", "/api/v1/me", "authenticated"),
     Rule("GET", "/api/v1/tokens", "authenticated"),
     Rule("POST", "/api/v1/tokens", "authenticated"),
