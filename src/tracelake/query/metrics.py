@@ -19,7 +19,8 @@ from tracelake.query.compile import compile_filter
 from tracelake.query.fields import did_you_mean
 from tracelake.query.grammar import parse_filter
 from tracelake.query.metrics_sql import GroupKind, GroupSpec, MetricsQuery, build_statement
-from tracelake.query.search import _experiment_ids, _scope
+from tracelake.query.scope import experiment_scope
+from tracelake.query.search import _experiment_ids
 
 __all__ = [
     "MAX_BUCKETS",
@@ -192,7 +193,7 @@ def query_metrics(
         return MetricsResult(bucket_seconds, wanted)
     queries = [
         MetricsQuery(
-            scope=_scope(ids),
+            scope=experiment_scope(ids),
             where=where,
             start_time_ms=start,
             end_time_ms=end,

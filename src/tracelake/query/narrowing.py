@@ -1,70 +1,160 @@
-"""Narrow a search to the few traces a rare value allows, before walking traces in order.
+"""Drive a search from a rare value's index entries instead of walking every trace in order.
 
 A page of search walks traces in the requested order (newest first, by an index) and tests the
-filter on each until the page is full. For a common value that stops early; for a rare one — the
-one user, the span name of a tool called once in a hundred traces — it walks most of the
-experiment: seconds at a million traces. The child tables have indexes on exactly these values
-(tags and metadata by key and value, spans by experiment and name), so each equality of the filter
-that must hold (a top-level AND operand) is first looked up there, reading at most `PROBE_LIMIT + 1`
-index entries. If one of them allows at most `PROBE_LIMIT` traces, the search is restricted to
-those ids (the filter still applies in full, so the result is the same); if none does, the value
-is common and the ordered walk is already fast.
+filter on each until the page is full. That costs about `page size / f` traces for a value found
+in a fraction f of them: nothing for a common value, most of the experiment for a rare one (the
+one user, the tool called once in a hundred traces). The child tables have indexes on exactly
+these values (tags and metadata by key and value; spans by experiment, name and trace), so a
+search can instead start from the `c` traces a value allows — fetch them by primary key and sort
+them — which costs about `c`, however the traces are ordered.
+
+For each equality that every match must satisfy (a top-level AND operand on a tag, a metadata key
+or a span name), the index entries are counted, up to `DRIVE_LIMIT + 1` (an index-only read).
+The smallest count `c` decides:
+
+- `c <= ALWAYS_DRIVE`: drive from that value; the walk can hardly be cheaper.
+- `c > DRIVE_LIMIT`: the value is common; walk.
+- in between, when traces are walked by time (the default order), the walk costs `page / f` steps
+  and driving `c` fetches by primary key (`DRIVE_COST` steps each): the first `SAMPLE_SIZE` traces
+  in walk order estimate f, and the cheaper plan is taken. Near the break-even point either
+  choice costs about the same. When the order is on a column with no index, the walk sorts every
+  trace anyway, so the search drives.
+
+Driving replaces that operand of the filter by `trace_id IN (<index lookup>)`, which holds for
+exactly the same traces (a span's experiment is its trace's), so results and pages are the same.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, Select, func, select
 
 from tracelake.query.fields import FieldKind, Operator
 from tracelake.query.nodes import And, Comparison, Expression
+from tracelake.query.order import OrderKey
+from tracelake.query.scope import active_experiments, experiment_scope
 from tracelake.store.sql.rows import KEY_MAX
-from tracelake.store.sql.schema import experiments, spans, trace_metadata, trace_tags
+from tracelake.store.sql.schema import spans, trace_metadata, trace_tags, traces
+from tracelake.store.sql.store import SERIAL_READ
 
-#: The most trace ids a narrowed search is restricted to (bound parameters of one IN list).
-PROBE_LIMIT: Final = 2000
+__all__ = ["ALWAYS_DRIVE", "DRIVE_LIMIT", "SAMPLE_SIZE", "Driver", "choose_driver", "top_level_operands"]
+
+#: A value with at most this many index entries always drives the search.
+ALWAYS_DRIVE: Final = 2000
+#: A value with more index entries than this is common: the search walks in order.
+DRIVE_LIMIT: Final = 20_000
+#: How many traces, in walk order, estimate how often a value occurs.
+SAMPLE_SIZE: Final = 500
+#: What fetching one trace by primary key costs, in steps of the walk (measured on SQLite at a
+#: million traces: random reads against the walk's sequential ones).
+DRIVE_COST: Final = 5
 
 
 class ReadableStore(Protocol):
     def execute_read(self, statement: Any) -> list[Any]: ...
 
 
-def _probes(expression: Expression | None, experiment_ids: list[int] | None) -> list[Select[Any]]:
-    """One index lookup per equality that every match must satisfy."""
+@dataclass(frozen=True, slots=True)
+class Driver:
+    """The filter operand a search starts from, and the condition that replaces it.
+
+    Attributes:
+        position: the operand's index among the top-level AND operands of the filter.
+        condition: `traces.trace_id IN (...)` over the child table's index, equivalent to it.
+        count: how many index entries the value has (at most `DRIVE_LIMIT`); 0: nothing matches.
+    """
+
+    position: int
+    condition: ColumnElement[bool]
+    count: int
+
+
+def top_level_operands(expression: Expression | None) -> Sequence[Expression]:
+    """The operands that every match must satisfy: those of a top-level AND, or the whole filter."""
     if expression is None:
-        return []
-    operands: Sequence[Expression] = expression.operands if isinstance(expression, And) else (expression,)
-    probes: list[Select[Any]] = []
-    for operand in operands:
-        if not isinstance(operand, Comparison) or operand.op is not Operator.EQ or not isinstance(operand.value, str):
+        return ()
+    return expression.operands if isinstance(expression, And) else (expression,)
+
+
+def _lookup(operand: Expression, experiment_ids: list[int] | None) -> Select[Any] | None:
+    """The child-table index lookup of the traces an equality allows, or None if it has none."""
+    if not isinstance(operand, Comparison) or operand.op is not Operator.EQ or not isinstance(operand.value, str):
+        return None
+    field, value = operand.field, operand.value
+    if field.kind in (FieldKind.TAG, FieldKind.METADATA) and field.key is not None and len(field.key) <= KEY_MAX:
+        table = trace_tags if field.kind is FieldKind.TAG else trace_metadata
+        return select(table.c.trace_id).where(table.c.key == field.key, table.c.value == value)
+    if field.kind is FieldKind.SPAN and field.spec.column == "name":
+        # The spans index leads with the experiment: scope the lookup so that it can use it.
+        scope = spans.c.experiment_id.in_(active_experiments() if experiment_ids is None else experiment_ids)
+        return select(spans.c.trace_id).where(scope, spans.c.name == value)
+    return None
+
+
+def _count(store: ReadableStore, lookup: Select[Any]) -> int:
+    capped = lookup.limit(DRIVE_LIMIT + 1).subquery()
+    statement = select(func.count()).select_from(capped).execution_options(**{SERIAL_READ: True})
+    return int(store.execute_read(statement)[0][0])
+
+
+def _walk_is_cheaper(
+    store: ReadableStore, lookup: Select[Any], count: int, experiment_ids: list[int] | None, page: int, first: OrderKey
+) -> bool:
+    """Whether walking in time order finds `page` matches in fewer traces than the `count` driving reads."""
+    column = traces.c.request_time
+    sample = (
+        select(traces.c.trace_id)
+        .where(experiment_scope(experiment_ids))
+        .order_by(column.desc() if first.descending else column.asc())
+        .limit(SAMPLE_SIZE)
+        .correlate(None)  # its own walk of `traces`, not the outer row
+    )
+    inside = lookup.where(lookup.selected_columns[0] == traces.c.trace_id).exists()
+    statement = (
+        select(func.count())
+        .select_from(traces)
+        .where(traces.c.trace_id.in_(sample), inside)
+        .execution_options(**{SERIAL_READ: True})
+    )
+    found = int(store.execute_read(statement)[0][0])
+    # The walk reads about page * SAMPLE_SIZE / found traces, in index order; driving reads `count`
+    # traces by primary key, scattered over the table, each costing several steps of the walk.
+    return found * count * DRIVE_COST >= page * SAMPLE_SIZE
+
+
+def choose_driver(
+    store: ReadableStore,
+    expression: Expression | None,
+    experiment_ids: list[int] | None,
+    keys: Sequence[OrderKey],
+    page: int,
+) -> Driver | None:
+    """Return the operand to drive the search from (see the module doc), or None to walk in order.
+
+    Args:
+        store: where to count.
+        expression: the parsed filter.
+        experiment_ids: the experiments searched (None: every active one).
+        keys: the search's order.
+        page: how many matches the search needs (page size + 1).
+    """
+    best: tuple[int, Select[Any], int] | None = None
+    for position, operand in enumerate(top_level_operands(expression)):
+        lookup = _lookup(operand, experiment_ids)
+        if lookup is None:
             continue
-        field, value = operand.field, operand.value
-        if field.kind in (FieldKind.TAG, FieldKind.METADATA) and field.key is not None and len(field.key) <= KEY_MAX:
-            table = trace_tags if field.kind is FieldKind.TAG else trace_metadata
-            probes.append(select(table.c.trace_id).where(table.c.key == field.key, table.c.value == value))
-        elif field.kind is FieldKind.SPAN and field.spec.column == "name":
-            # The spans index leads with the experiment: scope the lookup so it can use it.
-            scope: ColumnElement[bool]
-            if experiment_ids is None:
-                active = select(experiments.c.experiment_id).where(experiments.c.lifecycle_stage == "active")
-                scope = spans.c.experiment_id.in_(active)
-            else:
-                scope = spans.c.experiment_id.in_(experiment_ids)
-            probes.append(select(spans.c.trace_id).where(scope, spans.c.name == value).distinct())
-    return probes
-
-
-def candidate_trace_ids(
-    store: ReadableStore, expression: Expression | None, experiment_ids: list[int] | None
-) -> list[str] | None:
-    """Return the trace ids a rare required value allows (at most `PROBE_LIMIT`), or None to walk normally."""
-    best: list[str] | None = None
-    for probe in _probes(expression, experiment_ids):
-        ids = [str(row[0]) for row in store.execute_read(probe.limit(PROBE_LIMIT + 1))]
-        if len(ids) <= PROBE_LIMIT and (best is None or len(ids) < len(best)):
-            best = ids
-            if not best:
+        count = _count(store, lookup)
+        if count <= DRIVE_LIMIT and (best is None or count < best[2]):
+            best = (position, lookup, count)
+            if count == 0:
                 break  # nothing can match
-    return best
+    if best is None:
+        return None
+    position, lookup, count = best
+    by_time = keys[0].spec.column == "request_time"
+    if count > ALWAYS_DRIVE and by_time and _walk_is_cheaper(store, lookup, count, experiment_ids, page, keys[0]):
+        return None
+    return Driver(position, traces.c.trace_id.in_(lookup), count)

@@ -12,11 +12,12 @@ from tracelake.exceptions import QueryError
 from tracelake.model import TraceInfo
 from tracelake.query.compile import compile_filter
 from tracelake.query.grammar import parse_filter
-from tracelake.query.narrowing import candidate_trace_ids
-from tracelake.query.nodes import unparse
+from tracelake.query.narrowing import Driver, choose_driver, top_level_operands
+from tracelake.query.nodes import Expression, unparse
 from tracelake.query.order import OrderKey, order_clauses, parse_order_by
 from tracelake.query.pagination import decode_token, encode_token, query_fingerprint, rows_after
-from tracelake.store.sql.schema import experiments, traces
+from tracelake.query.scope import experiment_scope
+from tracelake.store.sql.store import SERIAL_READ
 
 __all__ = ["MAX_RESULTS_LIMIT", "SearchPage", "SearchableStore", "search_traces"]
 
@@ -71,37 +72,36 @@ def _check_max_results(max_results: int) -> None:
         raise QueryError(f"max_results must be between 1 and {MAX_RESULTS_LIMIT}, not {max_results}")
 
 
-def _scope(experiment_ids: list[int] | None, use_index: bool = True) -> ColumnElement[bool]:
-    # `experiment_id + 0` is the same test without the (experiment, time) index: a narrowed search
-    # must fetch its few trace ids by primary key, not walk that index in time order.
-    column: ColumnElement[int] = traces.c.experiment_id if use_index else traces.c.experiment_id + 0
-    if experiment_ids is None:
-        # "All experiments" means the live ones: a deleted experiment's traces stay out of search.
-        active = select(experiments.c.experiment_id).where(experiments.c.lifecycle_stage == "active")
-        return column.in_(active)
-    return column.in_(experiment_ids)
-
-
 def build_search_statement(
     experiment_ids: list[int] | None,
     where: ColumnElement[bool],
     keys: Sequence[OrderKey],
     after: Sequence[Any] | None,
     limit: int,
-    narrowed_to: Sequence[str] | None = None,
+    driven: bool = False,
 ) -> Select[Any]:
     """Return the SELECT of the sort values (the last being trace_id) of one page of matches.
 
-    `narrowed_to`: the only trace ids that can match (see `tracelake.query.narrowing`); they are
-    then fetched by primary key and sorted, instead of walking every trace in order.
+    `driven`: `where` holds a `trace_id IN (<child index lookup>)` condition to start from (see
+    `tracelake.query.narrowing`); the traces are then fetched by primary key and sorted, instead
+    of walking every trace in order.
     """
-    scope = _scope(experiment_ids, use_index=narrowed_to is None)
-    if narrowed_to is not None:
-        where = and_(where, traces.c.trace_id.in_(narrowed_to))
-    statement = select(*(key.column for key in keys)).where(scope, where)
+    statement = select(*(key.column for key in keys)).where(experiment_scope(experiment_ids, not driven), where)
     if after is not None:
         statement = statement.where(rows_after(keys, after))
-    return statement.order_by(*order_clauses(keys)).limit(limit)
+    return statement.order_by(*order_clauses(keys)).limit(limit).execution_options(**{SERIAL_READ: True})
+
+
+def _where(expression: Expression | None, driver: Driver | None) -> ColumnElement[bool]:
+    if driver is None:
+        return compile_filter(expression)
+    operands = top_level_operands(expression)
+    return and_(
+        *(
+            driver.condition if position == driver.position else compile_filter(operand)
+            for position, operand in enumerate(operands)
+        )
+    )
 
 
 def search_traces(
@@ -142,10 +142,11 @@ def search_traces(
     if ids is not None and not ids:
         return SearchPage()
 
-    narrowed = candidate_trace_ids(store, expression, ids)
-    if narrowed == []:
+    driver = choose_driver(store, expression, ids, keys, max_results + 1)
+    if driver is not None and driver.count == 0:
         return SearchPage()
-    statement = build_search_statement(ids, compile_filter(expression), keys, after, max_results + 1, narrowed)
+    where = _where(expression, driver)
+    statement = build_search_statement(ids, where, keys, after, max_results + 1, driven=driver is not None)
     rows = [tuple(row) for row in store.execute_read(statement)]
     page, more = rows[:max_results], len(rows) > max_results
     trace_ids = [str(row[-1]) for row in page]

@@ -16,7 +16,8 @@ from tracelake.model import Assessment
 from tracelake.query.compile import compile_filter
 from tracelake.query.grammar import parse_filter
 from tracelake.query.metrics import MAX_BUCKETS, MetricsStore
-from tracelake.query.search import _experiment_ids, _scope
+from tracelake.query.scope import experiment_scope
+from tracelake.query.search import _experiment_ids
 from tracelake.store.sql.assessments import assessment_from_row
 from tracelake.store.sql.schema import assessments, traces
 
@@ -81,7 +82,7 @@ def experiment_stats(store: MetricsStore, experiment_ids: Sequence[str] | None =
             func.sum(case((traces.c.state == "ERROR", 1), else_=0)),
             func.max(traces.c.request_time),
         )
-        .where(_scope(ids))
+        .where(experiment_scope(ids))
         .group_by(traces.c.experiment_id)
         .order_by(traces.c.experiment_id)
     )
@@ -205,7 +206,7 @@ def feedback_over_time(
         # Only then is the trace row needed: to filter, or to leave deleted experiments out.
         statement = statement.join(traces, traces.c.trace_id == assessments.c.trace_id)
         conditions.append(compile_filter(expression))
-        conditions.append(_scope(ids))
+        conditions.append(experiment_scope(ids))
     statement = statement.where(and_(*conditions)).group_by(assessments.c.name, bucket).order_by(bucket)
     series: dict[str, list[FeedbackPoint]] = {}
     for row in store.execute_read(statement):

@@ -99,7 +99,8 @@ traces = Table(
     Column("last_update_time", BigInteger, nullable=False),  # ms: for incremental consumers
     Index("ix_traces_experiment_time", "experiment_id", "request_time"),
     Index("ix_traces_experiment_session", "experiment_id", "session_id"),
-    Index("ix_traces_experiment_state", "experiment_id", "state"),
+    # A status filter over a time range reads only the matching traces, newest first (migration 0007).
+    Index("ix_traces_experiment_state_time", "experiment_id", "state", "request_time"),
     Index("ix_traces_client_request_id", "client_request_id"),
     Index("ix_traces_last_update", "experiment_id", "last_update_time"),
 )
@@ -110,7 +111,8 @@ trace_tags = Table(
     Column("trace_id", String(32), ForeignKey("traces.trace_id", ondelete="CASCADE"), primary_key=True),
     Column("key", String(250), primary_key=True),
     Column("value", Text, nullable=False),
-    Index("ix_trace_tags_key_value", "key", "value"),
+    # With the trace id, a rare tag's traces are listed from the index alone (migration 0007).
+    Index("ix_trace_tags_key_value_trace", "key", "value", "trace_id"),
 )
 
 trace_metadata = Table(
@@ -119,7 +121,7 @@ trace_metadata = Table(
     Column("trace_id", String(32), ForeignKey("traces.trace_id", ondelete="CASCADE"), primary_key=True),
     Column("key", String(250), primary_key=True),
     Column("value", Text, nullable=False),
-    Index("ix_trace_metadata_key_value", "key", "value"),
+    Index("ix_trace_metadata_key_value_trace", "key", "value", "trace_id"),
 )
 
 spans = Table(
@@ -147,7 +149,9 @@ spans = Table(
     # 1: this span's usage counts in the trace totals. With every usage column kept per span, a span
     # that is re-sent completed (after an in-progress version) corrects the totals exactly.
     Column("counted", Integer, nullable=False, server_default="0"),
-    Index("ix_spans_experiment_name", "experiment_id", "name"),
+    # With the trace id, the traces that have a span of a name are listed from the index alone:
+    # search starts from them when the name is rare (see tracelake.query.narrowing; migration 0007).
+    Index("ix_spans_experiment_name_trace", "experiment_id", "name", "trace_id"),
     Index("ix_spans_experiment_type_status", "experiment_id", "span_type", "status"),
 )
 

@@ -36,6 +36,8 @@ logger = logging.getLogger(__name__)
 
 # PostgreSQL may abort one of two writers of the same traces as a deadlock victim; run it again.
 _WRITE_ATTEMPTS = 3
+#: Execution option of a statement for `execute_read`: run it without parallel workers.
+SERIAL_READ = "tracelake_serial_read"
 
 
 def _now_ms() -> int:
@@ -522,8 +524,15 @@ class SqlTraceStore(ModelRegistryMethods):
 
     @store_errors("run query")
     def execute_read(self, statement: Any) -> list[Any]:
-        """Run a SQLAlchemy Core SELECT built by `tracelake.query` and return its rows."""
+        """Run a SQLAlchemy Core SELECT built by `tracelake.query` and return its rows.
+
+        A statement with the execution option `SERIAL_READ` runs without parallel workers on
+        PostgreSQL: a search page stops after a few rows, and parallel workers would each walk an
+        index to the end of their share first (three times the work).
+        """
         with read_connection(self._engine) as connection:
+            if connection.dialect.name == "postgresql" and statement.get_execution_options().get(SERIAL_READ):
+                connection.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
             return list(connection.execute(statement).all())
 
     def close(self) -> None:

@@ -1,0 +1,64 @@
+"""Search indexes: the trace id in the child tables' value indexes, and state with time on traces.
+
+Each replaces an index that is its prefix, so writes maintain as many indexes as before:
+
+- `spans (experiment_id, name, trace_id)` and `trace_tags` / `trace_metadata (key, value, trace_id)`:
+  the traces a rare span name, tag or metadata value allows are listed from the index alone, and
+  search starts from them (`tracelake.query.narrowing`);
+- `traces (experiment_id, state, request_time)`: `status = 'ERROR'` over a time range reads the
+  matching traces newest first instead of every trace of the range.
+
+On SQLite the new indexes get planner statistics at once when the database has some (a bounded
+`ANALYZE`), so a plan is never chosen from one index's statistics and another's defaults.
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-11-26
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0007"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+# (table, old index, old columns, new index, new columns)
+_CHANGES = (
+    ("traces", "ix_traces_experiment_state", ["experiment_id", "state"], "ix_traces_experiment_state_time",
+     ["experiment_id", "state", "request_time"]),
+    ("spans", "ix_spans_experiment_name", ["experiment_id", "name"], "ix_spans_experiment_name_trace",
+     ["experiment_id", "name", "trace_id"]),
+    ("trace_tags", "ix_trace_tags_key_value", ["key", "value"], "ix_trace_tags_key_value_trace",
+     ["key", "value", "trace_id"]),
+    ("trace_metadata", "ix_trace_metadata_key_value", ["key", "value"], "ix_trace_metadata_key_value_trace",
+     ["key", "value", "trace_id"]),
+)  # fmt: skip
+
+
+def upgrade() -> None:
+    for table, old, _, new, columns in _CHANGES:
+        op.create_index(new, table, columns)
+        op.drop_index(old, table_name=table)
+    _analyze_new_indexes([new for _, _, _, new, _ in _CHANGES])
+
+
+def downgrade() -> None:
+    for table, old, columns, new, _ in _CHANGES:
+        op.create_index(old, table, columns)
+        op.drop_index(new, table_name=table)
+    _analyze_new_indexes([old for _, old, _, _, _ in _CHANGES])
+
+
+def _analyze_new_indexes(names: list[str]) -> None:
+    bind = op.get_bind()
+    if bind.dialect.name != "sqlite":
+        return  # PostgreSQL's autovacuum keeps statistics of tables, not of indexes
+    if not bind.execute(sa.text("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'")).first():
+        return  # no statistics at all: the planner's defaults are consistent
+    bind.execute(sa.text("PRAGMA analysis_limit = 1000"))
+    for name in names:
+        bind.execute(sa.text(f"ANALYZE {name}"))
