@@ -130,9 +130,11 @@ def test_parent_ids_status_codes_and_open_spans() -> None:
     [
         (span(trace_id=bytes(16)), "invalid trace id"),
         (span(trace_id=b"\x01" * 8), "invalid trace id"),
+        (span(trace_id=CHILD), "invalid trace id"),  # the good span's id: still not a trace id
         (span(span_id=bytes(8)), "invalid span id"),
         (span(span_id=b"\x01" * 16), "invalid span id"),
         (span(parent=b"\x01" * 3), "invalid parent span id"),
+        (span(parent=TRACE), "invalid parent span id"),  # the good span's trace id: not a span id
         (span(name=""), "missing name"),
         (span(start=0), "missing start time"),
         (span(start=T0, end=T0 - 1), "end time is before start time"),

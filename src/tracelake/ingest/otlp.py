@@ -99,7 +99,8 @@ class DecodedTraces:
 #: OTLP `Span.SpanKind` numbers → the names tracelake records (UNSPECIFIED is read as INTERNAL, as
 #: the OTLP specification allows).
 SPAN_KINDS: Final = ("INTERNAL", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")
-_STATUS_CODES: Final = (StatusCode.UNSET, StatusCode.OK, StatusCode.ERROR)
+_KINDS: Final = dict(enumerate(SPAN_KINDS))
+_STATUSES: Final = {0: StatusCode.UNSET, 1: StatusCode.OK, 2: StatusCode.ERROR}
 _ZERO_TRACE: Final = bytes(16)
 _ZERO_SPAN: Final = bytes(8)
 _SCALARS: Final = (str, bool, int, float)
@@ -157,9 +158,14 @@ def _attributes(pairs: Iterable[KeyValue]) -> dict[str, Any]:
     attributes: dict[str, Any] = {}
     for pair in pairs:
         value = pair.value
+        # Most values are non-empty strings: reading the field is cheaper than asking for the oneof.
+        text = value.string_value
+        if text:
+            attributes[pair.key] = text
+            continue
         kind = value.WhichOneof("value")
         if kind == "string_value":
-            attributes[pair.key] = value.string_value
+            attributes[pair.key] = text
         elif kind is not None and kind != "string_value_strindex":
             attributes[pair.key] = _value(value, kind)
     return attributes
@@ -189,18 +195,25 @@ def decode_protobuf(body: bytes) -> DecodedTraces:
     decoded = DecodedTraces()
     rejected = decoded.rejected
     index = 0
-    kinds, statuses = SPAN_KINDS, _STATUS_CODES
+    kinds, statuses, unset = _KINDS, _STATUSES, StatusCode.UNSET
+    # Ids as hex, by their bytes: a trace's spans share its id, and parents are earlier spans. Only
+    # valid ids are kept, one map per size, so a hit needs no further check.
+    trace_hexes: dict[bytes, str] = {}
+    span_hexes: dict[bytes, str] = {}
     for resource_spans in request.resource_spans:
         resource = _attributes(resource_spans.resource.attributes)
         group = ResourceGroup(resource)
-        records = group.records
+        append = group.records.append
         for scope_spans in resource_spans.scope_spans:
             scope_name = scope_spans.scope.name
             for span in scope_spans.spans:
                 trace_id, span_id, parent_id = span.trace_id, span.span_id, span.parent_span_id
                 start, end, name = span.start_time_unix_nano, span.end_time_unix_nano or None, span.name
-                reason = None
-                if len(trace_id) != 16 or trace_id == _ZERO_TRACE:
+                trace_hex = trace_hexes.get(trace_id, "")
+                if not trace_hex and len(trace_id) == 16 and trace_id != _ZERO_TRACE:
+                    trace_hex = trace_hexes[trace_id] = trace_id.hex()
+                reason: str | None
+                if not trace_hex:
                     reason = "invalid trace id: must be 16 bytes, not all zero"
                 elif len(span_id) != 8 or span_id == _ZERO_SPAN:
                     reason = "invalid span id: must be 8 bytes, not all zero"
@@ -212,33 +225,39 @@ def decode_protobuf(body: bytes) -> DecodedTraces:
                     rejected.append(RejectedSpan(index, trace_id.hex(), span_id.hex(), name, reason))
                     index += 1
                     continue
+                span_hex = span_hexes[span_id] = span_id.hex()
+                parent_hex = None
+                if parent_id and parent_id != _ZERO_SPAN:
+                    parent_hex = span_hexes.get(parent_id)
+                    if parent_hex is None:
+                        parent_hex = span_hexes[parent_id] = parent_id.hex()
                 status = span.status
-                code = status.code
                 events = span.events
-                records.append(
+                # Positional: keywords make the call twice as costly. The order is SpanRecord's fields'.
+                append(
                     SpanRecord(
-                        trace_id=trace_id.hex(),
-                        span_id=span_id.hex(),
-                        parent_span_id=parent_id.hex() if parent_id and parent_id != _ZERO_SPAN else None,
-                        name=name,
-                        start_time_ns=start,
-                        end_time_ns=end,
-                        status_code=statuses[code] if 0 <= code <= 2 else StatusCode.UNSET,
-                        status_message=status.message,
-                        attributes=_attributes(span.attributes),
-                        events=tuple(
+                        trace_hex,
+                        span_hex,
+                        parent_hex,
+                        name,
+                        start,
+                        end,
+                        statuses.get(status.code, unset),
+                        status.message,
+                        _attributes(span.attributes),
+                        tuple(
                             EventRecord(event.name, event.time_unix_nano, _attributes(event.attributes))
                             for event in events
                         )
                         if events
                         else (),
-                        resource_attributes=resource,
-                        kind=kinds[span.kind] if 0 <= span.kind < 6 else "INTERNAL",
-                        scope_name=scope_name,
+                        resource,
+                        kinds.get(span.kind, "INTERNAL"),
+                        scope_name,
                     )
                 )
                 index += 1
-        if records:
+        if group.records:
             decoded.groups.append(group)
     return decoded
 
