@@ -22,7 +22,6 @@ FILTERS = [
 ]
 NEW_INDEXES = {
     "ix_traces_experiment_state_time",
-    "ix_spans_experiment_name_trace",
     "ix_trace_tags_key_value_trace",
     "ix_trace_metadata_key_value_trace",
 }

@@ -149,9 +149,10 @@ spans = Table(
     # 1: this span's usage counts in the trace totals. With every usage column kept per span, a span
     # that is re-sent completed (after an in-progress version) corrects the totals exactly.
     Column("counted", Integer, nullable=False, server_default="0"),
-    # With the trace id, the traces that have a span of a name are listed from the index alone:
-    # search starts from them when the name is rare (see tracelake.query.narrowing; migration 0007).
-    Index("ix_spans_experiment_name_trace", "experiment_id", "name", "trace_id"),
+    # Not (experiment_id, name, trace_id), which would list a name's traces from the index alone:
+    # inserts would land at random places in it instead of at the end of each name's range, about 7%
+    # of the write path's throughput (see migration 0007).
+    Index("ix_spans_experiment_name", "experiment_id", "name"),
     Index("ix_spans_experiment_type_status", "experiment_id", "span_type", "status"),
 )
 
