@@ -125,6 +125,12 @@ EXPORT_INTERVAL_MS: Param[int] = Param(
     500,
     "Longest time a finished span waits before the exporter writes it.",
 )
+EXPORT_DEFER_GC: Param[bool] = Param(
+    "TRACELAKE_EXPORT_DEFER_GC",
+    _parse_bool,
+    True,
+    "The export thread defers Python's garbage collector while it converts a batch (at most 0.5 s).",
+)
 
 # Remote mode (TRACELAKE_TRACKING_URI=http(s)://…): see docs/remote.md.
 TOKEN: Param[str | None] = Param(
@@ -217,6 +223,7 @@ ALL_PARAMS: tuple[Param[Any], ...] = (
     QUEUE_SIZE,
     BATCH_SIZE,
     EXPORT_INTERVAL_MS,
+    EXPORT_DEFER_GC,
     TOKEN,
     CLIENT_ID,
     CLIENT_SECRET,

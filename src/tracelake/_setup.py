@@ -184,6 +184,7 @@ def configure(
     export_queue_size: int | None = None,
     export_batch_size: int | None = None,
     export_interval_ms: int | None = None,
+    export_defer_gc: bool | None = None,
     sink: SpanSink | None = None,
     id_generator: IdGenerator | None = None,
     clock: Clock | None = None,
@@ -205,6 +206,8 @@ def configure(
         export_queue_size: spans waiting for export before new ones are dropped. Env TRACELAKE_EXPORT_QUEUE_SIZE.
         export_batch_size: spans per store write. Env TRACELAKE_EXPORT_BATCH_SIZE.
         export_interval_ms: longest wait before export. Env TRACELAKE_EXPORT_INTERVAL_MS.
+        export_defer_gc: False keeps the export thread from deferring the garbage collector while it
+            converts a batch (docs/configuration.md). Env TRACELAKE_EXPORT_DEFER_GC.
         sink: send spans somewhere else (tests use an in-memory sink).
         id_generator: source of trace and span ids (tests use sequential ids).
         clock: source of timestamps in ns (tests use a fake clock).
@@ -232,6 +235,7 @@ def configure(
         "max_queue_size": _config.QUEUE_SIZE.resolve(export_queue_size, env),
         "batch_size": _config.BATCH_SIZE.resolve(export_batch_size, env),
         "interval_s": _config.EXPORT_INTERVAL_MS.resolve(export_interval_ms, env) / 1000,
+        "defer_gc": _config.EXPORT_DEFER_GC.resolve(export_defer_gc, env),
         "redact": redact,
         "ids": id_generator,
         "clock": clock,

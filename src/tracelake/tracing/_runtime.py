@@ -117,6 +117,7 @@ class Runtime:
         ids: IdGenerator | None = None,
         clock: Clock | None = None,
         resource: Mapping[str, Any] | None = None,
+        defer_gc: bool = True,
     ) -> None:
         """Replace the settings in force; the previous exporter is flushed and stopped first."""
         with self.lock:
@@ -142,6 +143,7 @@ class Runtime:
                 batch_size=batch_size,
                 interval_s=interval_s,
                 redact=redact,
+                defer_gc=defer_gc,
             )
             self.on_end = self.exporter.enqueue  # type: ignore[method-assign,assignment]
             if not self._atexit_registered:

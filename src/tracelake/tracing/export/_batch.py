@@ -20,6 +20,7 @@ from typing import Any
 
 from tracelake.model import SpanRecord
 from tracelake.tracing._errors import log_once
+from tracelake.tracing.export._gc import COLLECTOR_PAUSE
 from tracelake.tracing.export._sink import RETRY_DELAYS_S, ExperimentRef, SpanSink, WaitableSink
 
 logger = logging.getLogger("tracelake")
@@ -63,8 +64,11 @@ class BatchExporter:
         batch_size: int,
         interval_s: float,
         redact: RedactHook | None = None,
+        defer_gc: bool = True,
     ) -> None:
         self._sink = sink
+        # Defer the garbage collector while a batch is converted and handed over (see _gc.py).
+        self._defer_gc = defer_gc
         # A sink that stores in the background says when it is done (see WaitableSink).
         self._wait_sink = sink.wait_exported if isinstance(sink, WaitableSink) else None
         self._convert = convert
@@ -174,7 +178,11 @@ class BatchExporter:
                     break  # spans after a marker belong to the next flush
                 batch.append(item)
             if batch:
-                self._export(batch)
+                if self._defer_gc:
+                    with COLLECTOR_PAUSE:
+                        self._export(batch)
+                else:
+                    self._export(batch)
             for marker in markers:
                 self._complete(marker)
             # Past the first batch of a wake-up, write only full batches until the next interval:
