@@ -24,6 +24,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from tracelake.exceptions import StoreError
+from tracelake.store.sql.checkpoint import WRITER_AUTOCHECKPOINT_PAGES
 from tracelake.store.sql.errors import translate_errors
 
 #: Execution option that makes the SQLite begin hook take the write lock up front.
@@ -111,6 +112,8 @@ def _sqlite_engine(url: URL, busy_timeout_s: float) -> Engine:
             _enable_wal(cursor, busy_timeout_s)
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute("PRAGMA foreign_keys = ON")
+            # Checkpoints run on a thread of their own (checkpoint.py); this mark is the safety net.
+            cursor.execute(f"PRAGMA wal_autocheckpoint = {WRITER_AUTOCHECKPOINT_PAGES}")
         finally:
             cursor.close()
 

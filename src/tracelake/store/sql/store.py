@@ -24,6 +24,7 @@ from tracelake.store.sql import experiments as exp
 from tracelake.store.sql import segments as seg
 from tracelake.store.sql import traces as tr
 from tracelake.store.sql.batches import check_trace_id, merge_batches
+from tracelake.store.sql.checkpoint import WalCheckpointer
 from tracelake.store.sql.costs import CostRecomputation, PriceFunction
 from tracelake.store.sql.engine import create_store_engine, read_connection, write_transaction
 from tracelake.store.sql.errors import is_retryable, is_unique_violation, store_errors, translate_errors
@@ -96,6 +97,7 @@ class SqlTraceStore(ModelRegistryMethods):
         self._write_lock: contextlib.AbstractContextManager[Any] = (
             threading.Lock() if is_sqlite else contextlib.nullcontext()
         )
+        self._checkpointer = WalCheckpointer(self._engine) if is_sqlite else None
         try:
             self.refresh_statistics()
         except StoreError:  # e.g. another process holds the write lock: plans work without them
@@ -285,6 +287,8 @@ class SqlTraceStore(ModelRegistryMethods):
         # After the commit: a crash in between leaves an unreferenced pack (swept later), never an
         # index row whose spans are gone.
         self._payload_io.delete_packs_after_commit(outcome.released)
+        if self._checkpointer is not None:
+            self._checkpointer.notify()
         return WriteResult(outcome.written_spans, outcome.duplicate_spans, len(incoming))
 
     @store_errors("get trace info")
@@ -537,6 +541,8 @@ class SqlTraceStore(ModelRegistryMethods):
 
     def close(self) -> None:
         """Close every pooled connection. The store must not be used afterwards."""
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         self._engine.dispose()
         self._repositories.close()
 
