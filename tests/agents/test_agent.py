@@ -128,6 +128,23 @@ def test_an_exception_in_predict_is_recorded_and_reraised(tracelake_capture: Tra
     assert span.status.code.value == "ERROR"
 
 
+def test_values_json_cannot_hold_are_still_recorded_in_the_agent_span(tracelake_capture: TraceCapture) -> None:
+    class Opaque:
+        def __repr__(self) -> str:
+            return "<Opaque handle>"
+
+    class Custom(ResponsesAgent):
+        def predict(self, request: ResponsesRequest) -> ResponsesResponse:
+            return ResponsesResponse(output=[text_output_item("ok")], custom_outputs={"handle": Opaque()})
+
+    response = Custom().predict({"input": "x", "custom_inputs": {"handle": Opaque(), "n": 1}})
+    assert response.output_text == "ok"
+    (span,) = tracelake_capture.spans
+    assert span.inputs["request"]["custom_inputs"] == {"handle": "<Opaque handle>", "n": 1}
+    assert span.outputs["custom_outputs"] == {"handle": "<Opaque handle>"}
+    assert span.outputs["output"][0]["content"][0]["text"] == "ok"
+
+
 def test_config_defaults_to_an_empty_dict_and_can_be_set() -> None:
     agent = Echo()
     assert agent.config == {}

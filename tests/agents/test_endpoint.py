@@ -93,9 +93,11 @@ def test_the_openai_client_gets_an_answer_and_the_trace_holds_the_request(
     assert root is not None and root.name == "support" and root.parent_id is None
     assert root.inputs["input"] == "where is my order?"
     assert root.outputs["output"][0]["content"][0]["text"] == "Your order has shipped."
+    assert root.outputs == raw.http_response.json()  # exactly the answer the caller got
     by_name = {span.name: span for span in trace.data.spans}
     agent_span = by_name["SupportAgent.predict"]
     assert agent_span.span_type == "AGENT" and agent_span.parent_id == root.span_id
+    assert agent_span.inputs["request"]["input"][0]["content"] == "where is my order?"
     assert agent_span.outputs["custom_outputs"] == {"facts": {"status": "shipped"}}
     assert by_name["lookup_order"].parent_id == agent_span.span_id
     assert by_name["llm"].parent_id == agent_span.span_id

@@ -4,11 +4,14 @@ import dataclasses
 
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from tracelake.ingest.otlp import decode_protobuf
 from tracelake.model import EventRecord, SpanRecord, StatusCode
 from tracelake.tracing.export.otlp_encode import SDK_SCOPE, encode_records, split_body
+from tracelake.version import __version__
 
 from .otlp_server import plain
 
@@ -191,3 +194,88 @@ def test_split_halves_the_spans_and_keeps_resources_and_scopes() -> None:
 def test_split_refuses_a_single_span() -> None:
     with pytest.raises(ValueError, match="fewer than two"):
         split_body(encode_records([rec("0000000000000001")]).body)
+
+
+def _any(value: object) -> AnyValue:
+    if isinstance(value, bool):
+        return AnyValue(bool_value=value)
+    if isinstance(value, int):
+        return AnyValue(int_value=value) if -(1 << 63) <= value < (1 << 63) else AnyValue(string_value=str(value))
+    if isinstance(value, float):
+        return AnyValue(double_value=value)
+    if isinstance(value, bytes):
+        return AnyValue(bytes_value=value)
+    if isinstance(value, list | tuple):
+        return AnyValue(array_value=ArrayValue(values=[_any(item) for item in value]))
+    if isinstance(value, dict):
+        return AnyValue(kvlist_value=KeyValueList(values=_kvs(value)))
+    return AnyValue(string_value=str(value))
+
+
+def _kvs(attributes: dict[str, object]) -> list[KeyValue]:
+    return [KeyValue(key=key, value=_any(value)) for key, value in attributes.items() if value is not None]
+
+
+def protobuf_body(records: list[SpanRecord], extra_resource: dict[str, object]) -> bytes:
+    """The same request built with the protobuf classes and serialised by the protobuf library."""
+    request = ExportTraceServiceRequest()
+    resources: dict[str, object] = {}
+    scopes: dict[tuple[str, str], object] = {}
+    for r in records:
+        resource_key = repr(sorted(r.resource_attributes.items()))
+        if resource_key not in resources:
+            attributes = {**r.resource_attributes, **extra_resource}
+            resources[resource_key] = request.resource_spans.add(resource=Resource(attributes=_kvs(attributes)))
+        scope_name = r.scope_name or SDK_SCOPE
+        if (resource_key, scope_name) not in scopes:
+            version = __version__ if scope_name == SDK_SCOPE else ""
+            scope = InstrumentationScope(name=scope_name, version=version)
+            scopes[resource_key, scope_name] = resources[resource_key].scope_spans.add(scope=scope)  # type: ignore[attr-defined]
+        span = Span(
+            trace_id=bytes.fromhex(r.trace_id),
+            span_id=bytes.fromhex(r.span_id),
+            parent_span_id=bytes.fromhex(r.parent_span_id or ""),
+            name=r.name,
+            kind=Span.SpanKind.Value(f"SPAN_KIND_{r.kind}"),
+            start_time_unix_nano=r.start_time_ns,
+            end_time_unix_nano=r.end_time_ns or 0,
+            attributes=_kvs(r.attributes),
+            events=[
+                Span.Event(time_unix_nano=e.timestamp_ns, name=e.name, attributes=_kvs(e.attributes)) for e in r.events
+            ],
+            status=Status(code=Status.StatusCode.Value(f"STATUS_CODE_{r.status_code.value}"), message=r.status_message),
+        )
+        scopes[resource_key, scope_name].spans.append(span)  # type: ignore[attr-defined]
+    return request.SerializeToString()
+
+
+def test_the_bytes_are_those_the_protobuf_library_writes_for_the_same_request() -> None:
+    records = [
+        rec(
+            "00f067aa0ba902b7",
+            attributes={
+                "tracelake.span.inputs": '{"q": "naïve ' + "x" * 300 + '"}',
+                "empty": "",
+                "b": False,
+                "i": -7,
+                "big": 1 << 40,
+                "huge": -(1 << 70),
+                "f": -0.5,
+                "raw": b"\x00\xff",
+                "list": ["a", 1, 2.5, True, [3]],
+                "map": {"k": "v", "n": {"deep": 1}},
+                "none": None,
+            },
+            events=(EventRecord("exception", T0 + 1, {"exception.type": "ValueError"}), EventRecord("", 0, {})),
+            resource_attributes={"service.name": "agent", "pid": 7},
+            status_code=StatusCode.ERROR,
+            status_message="boom",
+        ),
+        rec("b7ad6b7169203331", "00f067aa0ba902b7", kind="SERVER", scope_name="lib", end_time_ns=None),
+        rec("0000000000000003", resource_attributes={"service.name": "other"}, status_code=StatusCode.OK, name=""),
+        rec("0000000000000004", "00f067aa0ba902b7", attributes={f"k{i}": "v" * i for i in range(200)}),
+    ]
+    extra = {"tracelake.experiment.name": "naïve"}
+    batch = encode_records(records, extra)
+    assert (batch.spans, batch.invalid) == (4, 0)
+    assert batch.body == protobuf_body(records, extra)

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import gc
 import threading
+import time
+import weakref
 
 import pytest
 
@@ -147,3 +150,28 @@ def test_ten_thousand_span_trace(tracelake_capture: TraceCapture) -> None:
     assert len(spans) == 10_000
     assert len({s.span_id for s in spans}) == 10_000
     assert {s.trace_id for s in spans} == {spans[0].trace_id}
+
+
+def test_an_exported_trace_is_freed_at_once_not_left_to_the_garbage_collector(
+    tracelake_capture: TraceCapture,
+) -> None:
+    class Payload:
+        """Inputs and outputs whose lifetime the test watches."""
+
+    inputs, outputs = Payload(), Payload()
+    alive = [weakref.ref(inputs), weakref.ref(outputs)]
+    gc.disable()  # only reference counting frees memory now: a reference cycle would keep the trace
+    try:
+        with tracelake.start_span("request", inputs=inputs) as root:
+            with tracelake.start_span("step"):
+                pass
+            root.set_outputs(outputs)
+        del inputs, outputs, root
+        assert len(tracelake_capture.records) == 2  # converted and exported
+        # The export thread lets go of its batch just after the flush returns.
+        deadline = time.monotonic() + 10
+        while any(ref() is not None for ref in alive) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert [ref() for ref in alive] == [None, None]
+    finally:
+        gc.enable()

@@ -23,14 +23,17 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any
 
+import orjson
+
 from tracelake.agents._stream import reduce_stream, response_events
 from tracelake.agents._types import ResponsesRequest, ResponsesResponse, ResponsesStreamEvent
 from tracelake.model import SpanType
-from tracelake.tracing import trace
+from tracelake.tracing import RUNTIME, LiveSpan, start_span, trace
 
 __all__ = ["ResponsesAgent", "set_agent"]
 
 RequestLike = ResponsesRequest | Mapping[str, Any]
+_AGENT = SpanType.AGENT.value
 
 # Set by `tracelake.agents.loading` while it runs an agent's code file: the config handed to agents
 # created meanwhile, and where `set_agent` puts the agent the file names.
@@ -140,29 +143,53 @@ def _as_response(value: Any) -> ResponsesResponse:
 
 
 def _traced_predict(method: Callable[..., Any]) -> Callable[..., Any]:
+    name = method.__qualname__
     if inspect.iscoroutinefunction(method):
 
-        async def async_inner(self: ResponsesAgent, request: ResponsesRequest) -> ResponsesResponse:
-            return _as_response(await method(self, request))
-
-        traced_async = trace(name=method.__qualname__, span_type=SpanType.AGENT)(async_inner)
-
         async def async_predict(self: ResponsesAgent, request: RequestLike) -> ResponsesResponse:
-            result: ResponsesResponse = await traced_async(self, ResponsesRequest.coerce(request))
-            return result
+            request = ResponsesRequest.coerce(request)
+            if not RUNTIME.enabled:
+                return _as_response(await method(self, request))
+            with start_span(name, _AGENT) as span:
+                live = type(span) is LiveSpan
+                if live:
+                    span.set_inputs({"request": _json_of(request)})
+                response = _as_response(await method(self, request))
+                if live:
+                    span.set_outputs(_json_of(response))
+            return response
 
         return _mark(async_predict, method)
 
-    def inner(self: ResponsesAgent, request: ResponsesRequest) -> ResponsesResponse:
-        return _as_response(method(self, request))
-
-    traced = trace(name=method.__qualname__, span_type=SpanType.AGENT)(inner)
-
     def predict(self: ResponsesAgent, request: RequestLike) -> ResponsesResponse:
-        result: ResponsesResponse = traced(self, ResponsesRequest.coerce(request))
-        return result
+        request = ResponsesRequest.coerce(request)
+        if not RUNTIME.enabled:
+            return _as_response(method(self, request))
+        with start_span(name, _AGENT) as span:
+            live = type(span) is LiveSpan
+            if live:
+                span.set_inputs({"request": _json_of(request)})
+            response = _as_response(method(self, request))
+            if live:
+                span.set_outputs(_json_of(response))
+        return response
 
     return _mark(predict, method)
+
+
+def _json_of(model: ResponsesRequest | ResponsesResponse) -> Any:
+    """The model as JSON now, for a span's inputs or outputs; the model itself if that fails.
+
+    Serialised on the caller's thread, by pydantic's own serializer (about as fast as keeping the
+    model for the export thread to serialise): the span then holds one bytes object instead of the
+    model's whole tree until it is exported, which in a busy endpoint is garbage the collector
+    walks again and again. On failure (a value pydantic cannot serialise in `custom_inputs`), the
+    export thread's tolerant serialiser gets the model.
+    """
+    try:
+        return orjson.Fragment(type(model).__pydantic_serializer__.to_json(model))
+    except Exception:
+        return model
 
 
 def _traced_stream(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -193,8 +220,9 @@ def _traced_stream(method: Callable[..., Any]) -> Callable[..., Any]:
     return _mark(predict_stream, method)
 
 
-def _reduce(events: list[Any]) -> ResponsesResponse:
-    return reduce_stream(events)
+def _reduce(events: list[Any]) -> Any:
+    """A stream's AGENT span outputs: the response its events amount to, as JSON (see `_json_of`)."""
+    return _json_of(reduce_stream(events))
 
 
 def _mark(wrapper: Callable[..., Any], method: Callable[..., Any]) -> Callable[..., Any]:

@@ -9,7 +9,8 @@ started inside it take it as their parent, and it takes theirs.
 from __future__ import annotations
 
 import traceback
-from collections.abc import Mapping
+import weakref
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace as otel_trace
@@ -27,20 +28,35 @@ _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _UNSET = object()
 
 
+def _no_root() -> None:
+    return None
+
+
 class LocalTrace:
     """What this process knows about a trace beyond its spans: tags, metadata, destination.
 
     Shared by every span of the trace started in this process; exported on the local root span.
     """
 
-    __slots__ = ("experiment", "metadata", "previews", "root", "tags")
+    __slots__ = ("_root", "experiment", "metadata", "previews", "tags")
 
     def __init__(self, experiment: object) -> None:
         self.experiment = experiment
         self.tags: dict[str, str] | None = None
         self.metadata: dict[str, str] | None = None
         self.previews: dict[str, str] | None = None
-        self.root: LiveSpan | None = None
+        self._root: Callable[[], LiveSpan | None] = _no_root
+
+    @property
+    def root(self) -> LiveSpan | None:
+        """The trace's first span in this process (None once it is gone)."""
+        return self._root()
+
+    @root.setter
+    def root(self, span: LiveSpan) -> None:
+        # Held weakly: the root span holds this object, and a strong reference back would make each
+        # trace a reference cycle that only the garbage collector frees, with its inputs and outputs.
+        self._root = weakref.ref(span)
 
 
 class LiveSpan(otel_trace.Span):

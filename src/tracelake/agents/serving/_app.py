@@ -40,7 +40,7 @@ from tracelake.tracing import LiveSpan, NoOpSpan
 
 __all__ = ["create_endpoint_app"]
 
-_ROOT_SPAN_TYPE = SpanType.CHAIN
+_ROOT_SPAN_TYPE = SpanType.CHAIN.value  # the string: an enum's .value is a Python-level lookup per request
 _SSE_HEADERS = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache")]
 
 
@@ -77,6 +77,7 @@ class _Endpoint:
         self.settings = settings
         self.recent = RecentTraces()
         self.feedback_store = FeedbackStore(settings, self.recent)
+        self.trace_metadata = settings.trace_metadata
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
@@ -109,18 +110,21 @@ class _Endpoint:
         return _json(200, body)
 
     async def responses(self, request: Request) -> Response:
-        body = await _read_json(request, self.settings.max_body_bytes)
+        body, raw = await _read_json(request, self.settings.max_body_bytes)
         try:
             parsed = ResponsesRequest.model_validate(body)
         except ValidationError as exc:
             raise validation_error(exc) from None
         client_request_id = parsed.client_request_id or request.headers.get(CLIENT_REQUEST_ID_HEADER) or None
+        # The root span's inputs are the body as it arrived: JSON already, so nothing to serialise
+        # later, and one bytes object kept until the span is exported instead of the parsed tree.
+        inputs = orjson.Fragment(raw)
         if parsed.stream:
-            return _StreamingAnswer(self, parsed, body, client_request_id)
-        return await self._answer(parsed, body, client_request_id)
+            return _StreamingAnswer(self, parsed, inputs, client_request_id)
+        return await self._answer(parsed, inputs, client_request_id)
 
     async def feedback(self, request: Request) -> Response:
-        body = await _read_json(request, self.settings.max_body_bytes)
+        body, _ = await _read_json(request, self.settings.max_body_bytes)
         try:
             parsed = FeedbackRequest.model_validate(body)
         except ValidationError as exc:
@@ -135,7 +139,7 @@ class _Endpoint:
             return None
         settings = self.settings
         tracelake.update_current_trace(
-            metadata=settings.trace_metadata,
+            metadata=self.trace_metadata,
             session_id=request.conversation_id,
             user_id=request.user_id,
             client_request_id=client_request_id,
@@ -170,8 +174,8 @@ class _Endpoint:
             update["created_at"] = shell.created_at
         return answer.model_copy(update=update)
 
-    async def _answer(self, request: ResponsesRequest, body: Any, client_request_id: str | None) -> Response:
-        with tracelake.start_span(self.settings.endpoint_name, _ROOT_SPAN_TYPE, inputs=body) as span:
+    async def _answer(self, request: ResponsesRequest, inputs: Any, client_request_id: str | None) -> Response:
+        with tracelake.start_span(self.settings.endpoint_name, _ROOT_SPAN_TYPE, inputs=inputs) as span:
             trace_id = self.begin(span, request, client_request_id)
             headers = _trace_header(trace_id)
             try:
@@ -181,21 +185,22 @@ class _Endpoint:
                 _record_failure(span, exc, failure)
                 return _json(500, failure, headers)
             response = self.finish(self.shell(request, trace_id, client_request_id), answer)
-            payload = response.model_dump(mode="json", exclude_none=True)
-            span.set_outputs(payload)
-            return _json(200, payload, headers)
+            content = orjson.dumps(response.model_dump(mode="json", exclude_none=True))
+            # The response body, serialised once, is also the root span's outputs.
+            span.set_outputs(orjson.Fragment(content))
+            return Response(content, status_code=200, media_type="application/json", headers=headers)
 
 
 class _StreamingAnswer(Response):
     """An SSE answer; it runs the agent itself so the root span lives in one task for the whole stream."""
 
     def __init__(
-        self, endpoint: _Endpoint, request: ResponsesRequest, body: Any, client_request_id: str | None
+        self, endpoint: _Endpoint, request: ResponsesRequest, inputs: Any, client_request_id: str | None
     ) -> None:
         super().__init__()
         self._endpoint = endpoint
         self._request = request
-        self._body = body
+        self._inputs = inputs
         self._client_request_id = client_request_id
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -215,7 +220,7 @@ class _StreamingAnswer(Response):
     async def _stream(self, send: Send) -> tuple[Response | None, bool]:
         """Run the agent and send its events; return (the 500 to send instead, whether the SSE answer started)."""
         endpoint, request = self._endpoint, self._request
-        with tracelake.start_span(endpoint.settings.endpoint_name, _ROOT_SPAN_TYPE, inputs=self._body) as span:
+        with tracelake.start_span(endpoint.settings.endpoint_name, _ROOT_SPAN_TYPE, inputs=self._inputs) as span:
             trace_id = endpoint.begin(span, request, self._client_request_id)
             headers = _trace_header(trace_id)
             stream = _runner.AgentStream(endpoint.agent, request)
@@ -277,7 +282,8 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Resp
     return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
 
 
-async def _read_json(request: Request, limit: int) -> Any:
+async def _read_json(request: Request, limit: int) -> tuple[Any, bytes]:
+    """The request's JSON object, and the bytes it was read from."""
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > limit:
         raise EndpointError(413, f"The request body is larger than {limit} bytes.", code="body_too_large")
@@ -297,7 +303,7 @@ async def _read_json(request: Request, limit: int) -> Any:
         raise EndpointError(400, f"The request body is not valid JSON: {exc}.", code="invalid_json") from None
     if not isinstance(value, dict):
         raise EndpointError(400, "The request body must be a JSON object.", code="invalid_json")
-    return value
+    return value, data
 
 
 async def _endpoint_error(request: Request, exc: Exception) -> Response:

@@ -36,6 +36,9 @@ from tracelake.version import __version__
 logger = logging.getLogger("tracelake")
 
 OTLP_PATH = "/v1/traces"
+# Level 1: spans (ids, JSON payloads) compress about 8:1 at level 1 and 9:1 at level 6, for a third
+# of the CPU, and this CPU is the traced app's.
+_GZIP_LEVEL = 1
 _RETRYABLE_4XX = frozenset({408, 429})
 # The key OpenTelemetry instrumentations (httpx, requests, urllib3) check to stay silent: without
 # it an instrumented httpx would trace our own export requests, and export those spans, forever.
@@ -202,7 +205,7 @@ class OtlpHttpSender:
     def _post_with_retries(
         self, batch: EncodedBatch, headers: Mapping[str, str], attempts: int, timeout_s: float | None
     ) -> _Answer:
-        body = gzip.compress(batch.body, compresslevel=6)
+        body = gzip.compress(batch.body, compresslevel=_GZIP_LEVEL)
         answer = _Answer("transient", message="not sent")
         for attempt in range(attempts):
             if self._closing.is_set() and attempt > 0:
