@@ -229,6 +229,13 @@ def _add_serve(commands: argparse._SubParsersAction[_Parser], common: _Parser) -
     serve.add_argument("--model-version", metavar="VERSION", help="its version (trace metadata model_version)")
     serve.add_argument("--environment", default="production", help="trace metadata environment (default production)")
     serve.add_argument("--no-tracing", action="store_true", help="answer requests without recording traces")
+    serve.add_argument(
+        "--max-threads",
+        type=positive_int,
+        default=100,
+        metavar="N",
+        help="sync agent calls running at once on worker threads (default 100)",
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on, 0 for any free one (default 8000)")
     serve.set_defaults(handler="tracelake.cli.serve:run")

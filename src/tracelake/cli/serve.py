@@ -64,6 +64,7 @@ def build_endpoint(args: argparse.Namespace) -> tuple[ResponsesAgent, EndpointSe
             environment=args.environment,
             tracing=not args.no_tracing,
             freeze_gc=True,  # this process serves the endpoint alone
+            max_threads=args.max_threads,
         )
     except ConfigError as exc:
         raise CliError(f"invalid endpoint setting: {exc}", 2) from None

@@ -91,6 +91,8 @@ class _Endpoint:
                 enabled=settings.tracing,
                 environment=settings.environment,
             )
+        # Worker threads of this event loop (sync agents): anyio's default limiter, raised.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.max_threads
         if settings.freeze_gc:
             gc.freeze()
         try:

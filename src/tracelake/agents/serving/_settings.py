@@ -45,6 +45,11 @@ class EndpointSettings:
             the garbage collector's sight (`gc.freeze()`), so that its full collections walk only
             what requests allocate. `tracelake serve` sets it, the endpoint's process being its
             own; an app that embeds the endpoint leaves it off.
+        max_threads: sync `predict` / `predict_stream` calls (and other blocking work) running at
+            once on worker threads; requests beyond it wait for a thread. An agent that blocks on
+            a model call holds a thread for the call's whole duration, so this bounds the requests
+            in flight: the default 100 (anyio's own is 40) keeps 50 concurrent callers of a 100 ms
+            agent from queueing. Async agents run on the event loop and need none.
     """
 
     endpoint_name: str
@@ -60,6 +65,7 @@ class EndpointSettings:
     max_body_bytes: int = 16 * 1024 * 1024
     feedback_wait_s: float = 10.0
     freeze_gc: bool = False
+    max_threads: int = 100
 
     def __post_init__(self) -> None:
         if not self.endpoint_name or not self.endpoint_name.strip():
@@ -72,6 +78,8 @@ class EndpointSettings:
             raise ConfigError(f"max_body_bytes={self.max_body_bytes!r} is invalid: expected a positive number")
         if self.feedback_wait_s < 0:
             raise ConfigError(f"feedback_wait_s={self.feedback_wait_s!r} is invalid: expected 0 or more")
+        if isinstance(self.max_threads, bool) or not isinstance(self.max_threads, int) or self.max_threads < 1:
+            raise ConfigError(f"max_threads={self.max_threads!r} is invalid: expected a positive integer")
 
     @property
     def trace_metadata(self) -> dict[str, str]:
