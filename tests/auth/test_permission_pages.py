@@ -4,7 +4,6 @@ refused with nothing written, and the account page linking to what the caller ma
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ import httpx
 import pytest
 
 from .conftest import PASSWORD, AuthServer
-from .worlds import ok
+from .worlds import csrf_of, ok, signed_in_browser
 
 MODEL = "main.support.agent"
 
@@ -46,16 +45,8 @@ def _create(server: AuthServer, owner: httpx.Client, resource_type: str) -> Targ
 
 @contextmanager
 def _browser(server: AuthServer, username: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, follow_redirects=False, timeout=30) as browser:
-        response = browser.post("/ui/login", data={"username": username, "password": PASSWORD, "next": "/ui/account"})
-        assert response.status_code == 303, response.text
+    with signed_in_browser(server, username, PASSWORD) as browser:
         yield browser
-
-
-def _csrf(page: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert found is not None, page
-    return found.group(1)
 
 
 def _grants(owner: httpx.Client, target: Target) -> dict[str, str]:
@@ -85,7 +76,7 @@ def test_grant_and_revoke_through_the_form_change_what_rest_allows(auth_server: 
             page = browser.get(target.page)
             assert page.status_code == 200, page.text
             assert "<td>alice</td>" in page.text and "CAN_MANAGE" in page.text
-            csrf = _csrf(page.text)
+            csrf = csrf_of(page.text)
 
             granted = browser.post(
                 target.page, data={"csrf_token": csrf, "action": "grant", "principal": "bob", "level": "CAN_READ"}
@@ -120,7 +111,7 @@ def test_bad_form_input_is_refused_clearly_and_writes_nothing(auth_server: AuthS
     auth_server.user("bob")
     with auth_server.client(auth_server.tokens["alice"]) as alice, _browser(auth_server, "alice") as browser:
         target = _create(auth_server, alice, "registered_model")
-        csrf = _csrf(browser.get(target.page).text)
+        csrf = csrf_of(browser.get(target.page).text)
         grant_bob = {"action": "grant", "principal": "bob", "level": "CAN_EDIT"}
         refused: list[tuple[dict[str, str], dict[str, str], int, str]] = [
             # (form, extra headers, status, what the answer says)
@@ -170,7 +161,7 @@ def test_only_managers_see_or_use_a_model_permissions_page(auth_server: AuthServ
     for user, status in (("bob", 403), ("carol", 404)):
         with _browser(auth_server, user) as browser:
             assert browser.get(target.page).status_code == status
-            csrf = _csrf(browser.get("/ui/account").text)
+            csrf = csrf_of(browser.get("/ui/account").text)
             assert browser.post(target.page, data={**form, "csrf_token": csrf}).status_code == status
     with auth_server.client(auth_server.tokens["alice"]) as alice:
         assert _grants(alice, target) == {"alice": "CAN_MANAGE", "bob": "CAN_EDIT"}

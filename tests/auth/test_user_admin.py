@@ -18,21 +18,13 @@ from tracelake.client import Client
 from tracelake.exceptions import ConflictError
 
 from .conftest import PASSWORD, AuthServer
-from .worlds import ok
+from .worlds import csrf_of, ok, signed_in_browser
 
 
 @contextmanager
 def _browser(server: AuthServer, username: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, follow_redirects=False, timeout=30) as browser:
-        response = browser.post("/ui/login", data={"username": username, "password": PASSWORD, "next": "/ui/account"})
-        assert response.status_code == 303, response.text
+    with signed_in_browser(server, username, PASSWORD) as browser:
         yield browser
-
-
-def _csrf(page: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert found is not None, page
-    return found.group(1)
 
 
 def _actions(server: AuthServer, username: str, admin: str = "root") -> list[tuple[str | None, str]]:
@@ -129,7 +121,7 @@ def test_the_users_page_lets_admins_disable_and_promote_with_csrf(auth_server: A
         page = admin.get("/ui/admin/users")
         assert page.status_code == 200 and 'data-user="bob"' in page.text
         assert 'action="/ui/admin/users/root"' not in page.text  # no buttons against oneself
-        token = _csrf(page.text)
+        token = csrf_of(page.text)
 
         forged = admin.post("/ui/admin/users/bob", data={"action": "disable", "csrf_token": "guess"})
         assert forged.status_code == 403 and _me(auth_server, bob) == 200
@@ -155,7 +147,7 @@ def test_the_users_page_lets_admins_disable_and_promote_with_csrf(auth_server: A
         missing = admin.post("/ui/admin/users/nobody", data={"action": "disable", "csrf_token": token})
         assert missing.status_code == 404 and "no user named" in missing.text
     with _browser(auth_server, "bob") as bob_browser:  # bob is an admin now: he may demote root, not himself
-        token = _csrf(bob_browser.get("/ui/admin/users").text)
+        token = csrf_of(bob_browser.get("/ui/admin/users").text)
         assert (
             bob_browser.post("/ui/admin/users/root", data={"action": "remove_admin", "csrf_token": token}).status_code
             == 303

@@ -6,7 +6,10 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import re
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,3 +95,19 @@ def make_world(admin: httpx.Client, package: str, prefix: str = "walk") -> World
     ok(admin.post(f"/api/v1/registered-models/{model}/versions", json={"package": package}))
     ok(admin.put(f"/api/v1/registered-models/{model}/aliases/champion", json={"version": 1}))
     return World(experiment_id, trace_id, span_id, assessment["assessment_id"], client_request_id, model, n)
+
+
+@contextmanager
+def signed_in_browser(server: Any, username: str, password: str) -> Iterator[httpx.Client]:
+    """An HTTP client signed in through the login form, as a browser is (session cookie, no redirects)."""
+    with httpx.Client(base_url=server.url, follow_redirects=False, timeout=30) as browser:
+        response = browser.post("/ui/login", data={"username": username, "password": password, "next": "/ui/account"})
+        assert response.status_code == 303, response.text
+        yield browser
+
+
+def csrf_of(page: str) -> str:
+    """The CSRF field of a page's form."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found is not None, page
+    return found.group(1)

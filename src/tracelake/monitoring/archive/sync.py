@@ -259,12 +259,3 @@ def run_sync(
         result.batches,
     )
     return result
-
-
-def lag_ms(store: SqlTraceStore, experiment_id: str, watermark_ms: int | None) -> int:
-    """Return how far the archive is behind: the age of the oldest change not archived yet (0 if none)."""
-    lut = traces.c.last_update_time
-    query = select(func.min(lut)).where(traces.c.experiment_id == int(experiment_id), lut > (watermark_ms or -1))
-    with store.engine.connect() as connection:
-        oldest = connection.execute(query).scalar_one()
-    return 0 if oldest is None else max(0, st.now_ms() - int(oldest))

@@ -87,11 +87,6 @@ class CollectorPause:
                 if overdue:
                     self._not_before = now + self._max_pause_s / 4
 
-    @property
-    def deferring(self) -> bool:
-        """True while this pause holds the collector disabled."""
-        return self._ours
-
 
 #: The process's one pause, shared by its exporters.
 COLLECTOR_PAUSE: Final = CollectorPause()
