@@ -7,15 +7,18 @@ for another process's write instead of failing, and foreign keys on so deletes c
 
 Write transactions on SQLite start with `BEGIN IMMEDIATE`: the write lock is taken up front, so two
 processes never both read in a deferred transaction and then fail to upgrade to writing (which
-SQLite reports as "database is locked" at once, without waiting for the busy timeout).
+SQLite reports as "database is locked" at once, without waiting for the busy timeout). Before that
+they queue (writer_queue.py), so a waiting writer starts as soon as the lock is free instead of
+when SQLite's busy handler next wakes up.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import time
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +29,15 @@ from sqlalchemy.exc import ArgumentError
 from tracelake.exceptions import StoreError
 from tracelake.store.sql.checkpoint import WRITER_AUTOCHECKPOINT_PAGES
 from tracelake.store.sql.errors import translate_errors
+from tracelake.store.sql.writer_queue import WriterQueue, lock_path_of
 
 #: Execution option that makes the SQLite begin hook take the write lock up front.
 WRITE_TRANSACTION = "tracelake_write_transaction"
 
 DEFAULT_BUSY_TIMEOUT_S = 30.0
+
+# The writer queue of each SQLite engine (an Engine has no slot for our own state).
+_WRITER_QUEUES: weakref.WeakKeyDictionary[Engine, WriterQueue] = weakref.WeakKeyDictionary()
 
 
 def parse_database_url(database_url: str | URL) -> URL:
@@ -122,6 +129,8 @@ def _sqlite_engine(url: URL, busy_timeout_s: float) -> Engine:
         immediate = connection.get_execution_options().get(WRITE_TRANSACTION, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
+    queue = _WRITER_QUEUES[engine] = WriterQueue(lock_path_of(path), busy_timeout_s)
+    weakref.finalize(engine, queue.close)
     return engine
 
 
@@ -140,9 +149,15 @@ def _postgres_engine(url: URL) -> Engine:
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """Open a connection in a write transaction; commit on success, roll back on error.
 
-    On SQLite the transaction takes the database's write lock at once (`BEGIN IMMEDIATE`).
+    On SQLite the transaction takes the database's write lock at once (`BEGIN IMMEDIATE`), after
+    its turn in the database's writer queue.
     """
-    with engine.connect().execution_options(**{WRITE_TRANSACTION: True}) as connection, connection.begin():
+    queue = _WRITER_QUEUES.get(engine)
+    with (
+        nullcontext() if queue is None else queue.held(),
+        engine.connect().execution_options(**{WRITE_TRANSACTION: True}) as connection,
+        connection.begin(),
+    ):
         yield connection
 
 
