@@ -12,11 +12,13 @@ from tracelake.exceptions import QueryError
 from tracelake.model import TraceInfo
 from tracelake.query.compile import compile_filter
 from tracelake.query.grammar import parse_filter
+from tracelake.query import narrowing
 from tracelake.query.narrowing import Driver, choose_driver, top_level_operands
 from tracelake.query.nodes import Expression, unparse
 from tracelake.query.order import OrderKey, order_clauses, parse_order_by
 from tracelake.query.pagination import decode_token, encode_token, query_fingerprint, rows_after
 from tracelake.query.scope import experiment_scope
+from tracelake.query.span_window import span_name_windows
 from tracelake.store.sql.store import SERIAL_READ
 
 __all__ = ["MAX_RESULTS_LIMIT", "SearchPage", "SearchableStore", "search_traces"]
@@ -104,6 +106,28 @@ def _where(expression: Expression | None, driver: Driver | None) -> ColumnElemen
     )
 
 
+def _costly(driver: Driver | None) -> bool:
+    """Whether the plan chosen so far may read many traces: a walk, or a drive from a common value."""
+    return driver is None or driver.count > narrowing.ALWAYS_DRIVE
+
+
+def _windowed_rows(
+    store: SearchableStore,
+    expression: Expression | None,
+    ids: list[int] | None,
+    keys: Sequence[OrderKey],
+    after: Sequence[Any] | None,
+    limit: int,
+) -> list[tuple[Any, ...]] | None:
+    """The page's rows from a span name's newest spans (`tracelake.query.span_window`), or None."""
+    for window in span_name_windows(store, expression, ids, keys, limit):
+        statement = build_search_statement(window.experiment_ids, window.where, keys, after, limit, driven=True)
+        rows = [tuple(row) for row in store.execute_read(statement)]
+        if window.is_exact(rows, limit):
+            return rows
+    return None
+
+
 def search_traces(
     store: SearchableStore,
     experiment_ids: Sequence[str] | None,
@@ -145,9 +169,11 @@ def search_traces(
     driver = choose_driver(store, expression, ids, keys, max_results + 1)
     if driver is not None and driver.count == 0:
         return SearchPage()
-    where = _where(expression, driver)
-    statement = build_search_statement(ids, where, keys, after, max_results + 1, driven=driver is not None)
-    rows = [tuple(row) for row in store.execute_read(statement)]
+    rows = _windowed_rows(store, expression, ids, keys, after, max_results + 1) if _costly(driver) else None
+    if rows is None:
+        where = _where(expression, driver)
+        statement = build_search_statement(ids, where, keys, after, max_results + 1, driven=driver is not None)
+        rows = [tuple(row) for row in store.execute_read(statement)]
     page, more = rows[:max_results], len(rows) > max_results
     trace_ids = [str(row[-1]) for row in page]
     by_id = {info.trace_id: info for info in store.get_trace_infos(trace_ids)} if trace_ids else {}
