@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -122,22 +121,35 @@ def test_windowed_pages_equal_the_walks(
 def test_a_rare_span_name_is_answered_by_the_first_window(
     store_with_traces: tuple[SqlTraceStore, list[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store, (first, _) = store_with_traces
+    store, _ = store_with_traces
+    # As in production: traces 10 ms apart, the rare tool called 3 ms into one trace in ten.
+    experiment_id = store.create_experiment("realistic").experiment_id
+    batches = []
+    for n in range(1, 201):
+        trace_id, start_ns = f"{10_000 + n:032x}", n * 10 * MS
+        spans = [_span(trace_id, 4 * n, "agent", start_ns, None)]
+        if n % 10 == 0:
+            spans.append(_span(trace_id, 4 * n + 1, RARE, start_ns + 3 * MS, f"{4 * n:016x}"))
+        batches.append(TraceBatch(trace_id=trace_id, spans=spans))
+    store.write_batches(experiment_id, batches)
     answered: list[bool] = []
-    windowed_rows = search._windowed_rows
+    first_exact_window = search._first_exact_window
 
     def spy(*args: Any) -> Any:
-        rows = windowed_rows(*args)
+        rows = first_exact_window(*args)
         answered.append(rows is not None)
         return rows
 
-    monkeypatch.setattr(search, "_windowed_rows", spy)
-    monkeypatch.setattr(narrowing, "ALWAYS_DRIVE", 0)  # as rare at a million traces as here
-    monkeypatch.setattr(narrowing, "DRIVE_COST", 10**6)  # where driving costs more than walking
-    page = search_traces(store, [first], f"span.name = '{RARE}'", max_results=5)
+    def no_counting(*args: Any) -> Any:
+        raise AssertionError("a plan was chosen although the first window held the page")
+
+    monkeypatch.setattr(search, "_first_exact_window", spy)
+    monkeypatch.setattr(search, "choose_driver", no_counting)
+    page = search_traces(store, [experiment_id], f"span.name = '{RARE}'", max_results=5)
 
     assert answered == [True]
-    assert len(page.trace_infos) == 5 and page.next_page_token is not None
+    assert [info.trace_id for info in page.trace_infos] == [f"{10_000 + n:032x}" for n in (200, 190, 180, 170, 160)]
+    assert page.next_page_token is not None
 
 
 def test_other_orders_and_operators_are_left_to_the_other_plans(

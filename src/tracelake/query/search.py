@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -10,15 +11,15 @@ from sqlalchemy import ColumnElement, Select, and_, select
 
 from tracelake.exceptions import QueryError
 from tracelake.model import TraceInfo
+from tracelake.query import narrowing
 from tracelake.query.compile import compile_filter
 from tracelake.query.grammar import parse_filter
-from tracelake.query import narrowing
 from tracelake.query.narrowing import Driver, choose_driver, top_level_operands
 from tracelake.query.nodes import Expression, unparse
 from tracelake.query.order import OrderKey, order_clauses, parse_order_by
 from tracelake.query.pagination import decode_token, encode_token, query_fingerprint, rows_after
 from tracelake.query.scope import experiment_scope
-from tracelake.query.span_window import span_name_windows
+from tracelake.query.span_window import Window, span_name_windows
 from tracelake.store.sql.store import SERIAL_READ
 
 __all__ = ["MAX_RESULTS_LIMIT", "SearchPage", "SearchableStore", "search_traces"]
@@ -111,16 +112,15 @@ def _costly(driver: Driver | None) -> bool:
     return driver is None or driver.count > narrowing.ALWAYS_DRIVE
 
 
-def _windowed_rows(
+def _first_exact_window(
     store: SearchableStore,
-    expression: Expression | None,
-    ids: list[int] | None,
+    windows: Iterable[Window],
     keys: Sequence[OrderKey],
     after: Sequence[Any] | None,
     limit: int,
 ) -> list[tuple[Any, ...]] | None:
-    """The page's rows from a span name's newest spans (`tracelake.query.span_window`), or None."""
-    for window in span_name_windows(store, expression, ids, keys, limit):
+    """The page's rows from the first of `windows` that holds it exactly, or None."""
+    for window in windows:
         statement = build_search_statement(window.experiment_ids, window.where, keys, after, limit, driven=True)
         rows = [tuple(row) for row in store.execute_read(statement)]
         if window.is_exact(rows, limit):
@@ -166,13 +166,21 @@ def search_traces(
     if ids is not None and not ids:
         return SearchPage()
 
-    driver = choose_driver(store, expression, ids, keys, max_results + 1)
-    if driver is not None and driver.count == 0:
-        return SearchPage()
-    rows = _windowed_rows(store, expression, ids, keys, after, max_results + 1) if _costly(driver) else None
+    limit = max_results + 1
+    # The first window of a span name's newest spans costs a few index reads: tried before
+    # counting values to choose a plan, which would cost more than it whenever it applies.
+    windows = iter(span_name_windows(store, expression, ids, keys, limit))
+    rows = _first_exact_window(store, itertools.islice(windows, 1), keys, after, limit)
+    driver = None
+    if rows is None:
+        driver = choose_driver(store, expression, ids, keys, limit)
+        if driver is not None and driver.count == 0:
+            return SearchPage()
+        if _costly(driver):
+            rows = _first_exact_window(store, windows, keys, after, limit)
     if rows is None:
         where = _where(expression, driver)
-        statement = build_search_statement(ids, where, keys, after, max_results + 1, driven=driver is not None)
+        statement = build_search_statement(ids, where, keys, after, limit, driven=driver is not None)
         rows = [tuple(row) for row in store.execute_read(statement)]
     page, more = rows[:max_results], len(rows) > max_results
     trace_ids = [str(row[-1]) for row in page]
