@@ -12,6 +12,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from tracelake.exceptions import NotFoundError
 from tracelake.server import ServerSettings, create_app
 from tracelake.store import SqlTraceStore
 
@@ -89,6 +90,31 @@ def test_a_deleted_experiment_takes_no_spans(client: TestClient, store: SqlTrace
     headers = {**PROTOBUF, "x-tracelake-experiment-id": gone}
     assert_error(client.post("/v1/traces", content=protobuf(spans(1)), headers=headers), 404, "NOT_FOUND", "deleted")
     assert search(client) == []
+
+
+def test_an_experiment_deleted_between_requests_takes_no_more_spans(client: TestClient, store: SqlTraceStore) -> None:
+    # The server remembers the experiment of the first request; the delete must still win.
+    doomed = store.create_experiment("doomed").experiment_id
+    headers = {**PROTOBUF, "x-tracelake-experiment-id": doomed}
+    assert client.post("/v1/traces", content=protobuf(spans(1)), headers=headers).status_code == 200
+    store.delete_experiment(doomed)
+    assert_error(client.post("/v1/traces", content=protobuf(spans(2)), headers=headers), 404, "NOT_FOUND", "deleted")
+    with pytest.raises(NotFoundError):
+        store.get_trace_info(trace_id(2))
+
+
+def test_a_named_experiment_deleted_between_requests_is_created_again(client: TestClient, store: SqlTraceStore) -> None:
+    headers = {**PROTOBUF, "x-tracelake-experiment-name": "support-agent"}
+    assert client.post("/v1/traces", content=protobuf(spans(1)), headers=headers).status_code == 200
+    first = store.get_experiment_by_name("support-agent")
+    assert first is not None
+    store.delete_experiment(first.experiment_id)
+
+    assert client.post("/v1/traces", content=protobuf(spans(2)), headers=headers).status_code == 200
+
+    second = store.get_experiment_by_name("support-agent")
+    assert second is not None and second.experiment_id != first.experiment_id
+    assert store.get_trace_info(trace_id(2)).experiment_id == second.experiment_id
 
 
 def test_a_declared_body_over_the_limit_is_refused_at_once(small_client: TestClient) -> None:

@@ -21,7 +21,7 @@ from starlette.responses import Response
 
 from tracelake.server.auth import AuthMiddleware
 from tracelake.server.errors import install_error_handlers
-from tracelake.server.ingest import IngestGate
+from tracelake.server.ingest import ExperimentResolver, IngestGate
 from tracelake.server.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from tracelake.server.responses import JsonResponse
 from tracelake.server.routes import experiments, otlp, traces
@@ -89,6 +89,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
             SqlTraceStore, settings.database_url, settings.default_artifact_root, settings.allowed_artifact_roots
         )
         app.state.store = store
+        app.state.experiment_resolver.clear()
         if settings.freeze_gc:
             gc.freeze()
         # Every replica enforces retention; deletes are idempotent and batched, so that is harmless.
@@ -116,6 +117,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.state.settings = settings
     app.state.store = None
     app.state.ingest_gate = IngestGate(settings.ingest_queue_size)
+    app.state.experiment_resolver = ExperimentResolver()
     install_error_handlers(app, settings.retry_after_seconds)
     # Innermost: authentication and permissions run on bodies already within the size limit.
     app.add_middleware(AuthMiddleware)

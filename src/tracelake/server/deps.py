@@ -3,7 +3,8 @@
 The dependencies are `async` so that FastAPI calls them on the event loop rather than paying a
 thread hop each; they only read `app.state`.
 
-`create_app`'s lifespan puts them on `app.state` (`store`, `settings`, `ingest_gate`); routers
+`create_app`'s lifespan puts them on `app.state` (`store`, `settings`, `ingest_gate`,
+`experiment_resolver`); routers
 written elsewhere (assessments, metrics) may read `request.app.state.store` the same way.
 """
 
@@ -15,11 +16,20 @@ from fastapi import Depends
 from starlette.requests import Request
 
 from tracelake.exceptions import StoreError
-from tracelake.server.ingest import IngestGate
+from tracelake.server.ingest import ExperimentResolver, IngestGate
 from tracelake.server.settings import ServerSettings
 from tracelake.store import SqlTraceStore
 
-__all__ = ["GateDep", "SettingsDep", "StoreDep", "get_gate", "get_settings", "get_store"]
+__all__ = [
+    "GateDep",
+    "ResolverDep",
+    "SettingsDep",
+    "StoreDep",
+    "get_gate",
+    "get_resolver",
+    "get_settings",
+    "get_store",
+]
 
 
 async def get_store(request: Request) -> SqlTraceStore:
@@ -42,6 +52,13 @@ async def get_gate(request: Request) -> IngestGate:
     return gate
 
 
+async def get_resolver(request: Request) -> ExperimentResolver:
+    """Return what remembers OTLP requests' experiments between requests."""
+    resolver: ExperimentResolver = request.app.state.experiment_resolver
+    return resolver
+
+
 StoreDep = Annotated[SqlTraceStore, Depends(get_store)]
 SettingsDep = Annotated[ServerSettings, Depends(get_settings)]
 GateDep = Annotated[IngestGate, Depends(get_gate)]
+ResolverDep = Annotated[ExperimentResolver, Depends(get_resolver)]

@@ -13,6 +13,7 @@ the whole request (404) and writes nothing.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -32,6 +33,7 @@ __all__ = [
     "EXPERIMENT_NAME_HEADER",
     "EXPERIMENT_NAME_RESOURCE",
     "MLFLOW_EXPERIMENT_HEADER",
+    "ExperimentResolver",
     "ExperimentTarget",
     "IngestGate",
     "IngestResult",
@@ -102,6 +104,44 @@ def resolve(store: SqlTraceStore, target: ExperimentTarget) -> str:
     return store.get_or_create_experiment(target.name or DEFAULT_EXPERIMENT).experiment_id
 
 
+class ExperimentResolver:
+    """Resolves requests' experiment targets, remembering each answer for `ttl_s` seconds.
+
+    Exporters send every batch with the same header, and resolving it costs a read or two per
+    request (a tenth of a small batch's ingest). What is remembered is only a hint: the write
+    checks, in its transaction, that the experiment is still active, and a write that finds it
+    deleted resolves the target afresh (`forget`). A renamed experiment keeps receiving batches
+    sent to its old name for at most `ttl_s`.
+    """
+
+    def __init__(self, ttl_s: float = 5.0) -> None:
+        self.ttl_s = ttl_s
+        self._known: dict[ExperimentTarget, tuple[str, float]] = {}
+
+    def resolve(self, store: SqlTraceStore, target: ExperimentTarget) -> str:
+        """Return the experiment id of `target` (see `resolve`). Thread-safe: races only repeat work."""
+        now = time.monotonic()
+        known = self._known.get(target)
+        if known is not None and known[1] > now:
+            return known[0]
+        experiment_id = resolve(store, target)
+        if len(self._known) >= _RESOLVER_MAX:
+            self._known.clear()  # targets come off the wire: bounded, however many are named
+        self._known[target] = (experiment_id, now + self.ttl_s)
+        return experiment_id
+
+    def forget(self, target: ExperimentTarget) -> None:
+        """Drop what is remembered of `target`."""
+        self._known.pop(target, None)
+
+    def clear(self) -> None:
+        """Drop everything (the store changed)."""
+        self._known.clear()
+
+
+_RESOLVER_MAX: Final = 1024
+
+
 @dataclass(frozen=True, slots=True)
 class IngestResult:
     """What one request stored."""
@@ -112,8 +152,19 @@ class IngestResult:
     duplicates: int
 
 
-def write_decoded(store: SqlTraceStore, decoded: DecodedTraces, target: ExperimentTarget | None) -> IngestResult:
+def write_decoded(
+    store: SqlTraceStore,
+    decoded: DecodedTraces,
+    target: ExperimentTarget | None,
+    resolver: ExperimentResolver | None = None,
+) -> IngestResult:
     """Write a decoded request's accepted spans into their experiments. Blocking: call off the event loop.
+
+    Args:
+        store: where the spans go.
+        decoded: the request, decoded.
+        target: the experiment its headers name; None: each resource's (or the default).
+        resolver: remembers experiment targets between requests; None resolves each one afresh.
 
     Raises:
         NotFoundError: an experiment id names no active experiment (nothing was written).
@@ -125,7 +176,27 @@ def write_decoded(store: SqlTraceStore, decoded: DecodedTraces, target: Experime
     for group in decoded.groups:
         key = target or target_from_resource(group.resource)
         by_target.setdefault(key, []).extend(group.records)
-    experiment_ids = {key: resolve(store, key) for key in by_target}
+    try:
+        return _write_by_experiment(store, decoded, by_target, resolver)
+    except NotFoundError:
+        if resolver is None:
+            raise
+        # A remembered experiment was deleted since: resolve every target afresh (a name creates
+        # a new experiment; an id now fails with 404). Spans already written are stored once.
+        for key in by_target:
+            resolver.forget(key)
+        return _write_by_experiment(store, decoded, by_target, resolver)
+
+
+def _write_by_experiment(
+    store: SqlTraceStore,
+    decoded: DecodedTraces,
+    by_target: Mapping[ExperimentTarget, list[SpanRecord]],
+    resolver: ExperimentResolver | None,
+) -> IngestResult:
+    experiment_ids = {
+        key: resolve(store, key) if resolver is None else resolver.resolve(store, key) for key in by_target
+    }
     by_experiment: dict[str, list[SpanRecord]] = {}
     for key, records in by_target.items():
         by_experiment.setdefault(experiment_ids[key], []).extend(records)

@@ -18,9 +18,9 @@ from starlette.responses import Response
 
 from tracelake.ingest.otlp import decode_protobuf, encode_protobuf_response, rejection_message
 from tracelake.ingest.otlp_json import decode_json, encode_json_response
-from tracelake.server.deps import GateDep, SettingsDep, StoreDep
+from tracelake.server.deps import GateDep, ResolverDep, SettingsDep, StoreDep
 from tracelake.server.errors import ApiError
-from tracelake.server.ingest import ExperimentTarget, target_from_headers, write_decoded
+from tracelake.server.ingest import ExperimentResolver, ExperimentTarget, target_from_headers, write_decoded
 from tracelake.store import SqlTraceStore
 
 __all__ = ["router"]
@@ -90,10 +90,16 @@ def decompress(body: bytes, codings: list[str], limit: int) -> bytes:
 
 
 def _ingest(
-    store: SqlTraceStore, body: bytes, encoding: str, codings: list[str], limit: int, target: ExperimentTarget | None
+    store: SqlTraceStore,
+    resolver: ExperimentResolver,
+    body: bytes,
+    encoding: str,
+    codings: list[str],
+    limit: int,
+    target: ExperimentTarget | None,
 ) -> bytes:
     decoded = (decode_protobuf if encoding == PROTOBUF else decode_json)(decompress(body, codings, limit))
-    result = write_decoded(store, decoded, target)
+    result = write_decoded(store, decoded, target, resolver)
     message = rejection_message(decoded.rejected, result.accepted + result.rejected)
     encode = encode_protobuf_response if encoding == PROTOBUF else encode_json_response
     return encode(result.rejected, message)
@@ -121,7 +127,9 @@ def _ingest(
         }
     },
 )
-async def export_traces(request: Request, store: StoreDep, settings: SettingsDep, gate: GateDep) -> Response:
+async def export_traces(
+    request: Request, store: StoreDep, settings: SettingsDep, gate: GateDep, resolver: ResolverDep
+) -> Response:
     """Take an `ExportTraceServiceRequest`; the experiment comes from headers or resource attributes."""
     encoding = media_type(request.headers.get("content-type"))
     codings = content_codings(request.headers.get("content-encoding"))
@@ -138,7 +146,7 @@ async def export_traces(request: Request, store: StoreDep, settings: SettingsDep
         except ClientDisconnect:
             return Response(status_code=400)  # nobody is left to read it
         limit = settings.max_body_bytes
-        answer = await run_in_threadpool(_ingest, store, body, encoding, codings, limit, target)
+        answer = await run_in_threadpool(_ingest, store, resolver, body, encoding, codings, limit, target)
     finally:
         gate.leave()
     return Response(answer, media_type=encoding)
