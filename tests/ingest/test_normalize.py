@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from tracelake.ingest import counted_span_ids, normalize
+from tracelake.ingest import CONVENTIONS_ATTRIBUTE, counted_span_ids, normalize
+from tracelake.ingest.normalize import normalize_span
 from tracelake.model import (
     EXCEPTION_EVENT,
     EXCEPTION_MESSAGE,
@@ -211,3 +212,53 @@ def test_malformed_attributes_never_raise() -> None:
     [batch] = normalize(records)
     assert len(batch.spans) == len(garbage)
     assert batch.spans[0].token_usage is None
+
+
+def test_every_span_field_comes_from_the_record() -> None:
+    # normalize_span builds Span positionally: a reordered Span field must fail here.
+    event = EventRecord("ev", T0 + 1, {"x": 1})
+    attributes = {
+        SpanAttributes.SPAN_TYPE: "LLM",
+        SpanAttributes.INPUTS: js("in"),
+        SpanAttributes.OUTPUTS: js("out"),
+        SpanAttributes.MODEL: "my-model",
+        SpanAttributes.TOKEN_USAGE: js({"input_tokens": 1, "output_tokens": 2}),
+        SpanAttributes.COST: js({"input_cost": 0.5, "output_cost": 0.25}),
+        "other": True,
+    }
+    rec = record(
+        "span-1",
+        "parent-1",
+        attributes,
+        name="call",
+        events=(event,),
+        status=StatusCode.ERROR,
+        status_message="boom",
+        start=T0,
+        end=T0 + 9,
+    )
+    span, _ = normalize_span(rec)
+    assert span == Span(
+        trace_id=rec.trace_id,
+        span_id="span-1",
+        parent_id="parent-1",
+        name="call",
+        span_type="LLM",
+        start_time_ns=T0,
+        end_time_ns=T0 + 9,
+        status=SpanStatus(StatusCode.ERROR, "boom"),
+        inputs="in",
+        outputs="out",
+        attributes={"other": True, CONVENTIONS_ATTRIBUTE: ["tracelake"]}
+        | {
+            key: value
+            for key, value in attributes.items()
+            if key not in (SpanAttributes.INPUTS, SpanAttributes.OUTPUTS)
+        },
+        events=[SpanEvent("ev", T0 + 1, {"x": 1})],
+        model_name="my-model",
+        token_usage=TokenUsage(1, 2, 3),
+        cost=span.cost,
+    )
+    assert span.cost is not None
+    assert (span.cost.input_cost, span.cost.output_cost, span.cost.total_cost) == (0.5, 0.25, 0.75)

@@ -79,3 +79,23 @@ def test_importing_ingest_does_not_import_genai_prices() -> None:
     code = "import sys, tracelake.ingest; print('genai_prices' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(("day", "input_per_mtok"), [("2026-10-17", 0.0805), ("2026-10-18", 0.14)])
+def test_a_price_that_changes_over_time_is_read_as_of_the_span(day: str, input_per_mtok: float) -> None:
+    # The one price of most models is read without the span's time; this one has a dated change.
+    timestamp_ns = int(datetime.fromisoformat(f"{day}T12:00:00+00:00").timestamp()) * 1_000_000_000
+    usage = TokenUsage(input_tokens=1_000_000)
+    # Twice: the first call goes through genai-prices, the second through the memoised rates.
+    for _ in range(2):
+        cost = compute_cost(usage, "deepseek/deepseek-v4-flash", "avian", timestamp_ns)
+        assert cost is not None
+        assert cost.input_cost == pytest.approx(input_per_mtok)
+
+
+def test_a_time_outside_datetimes_range_still_fails() -> None:
+    usage = TokenUsage(input_tokens=10, output_tokens=5)
+    compute_cost(usage, "gpt-4o-mini", "openai", T0)  # memoised: the datetime is not needed any more
+    with pytest.raises(OverflowError):
+        compute_cost(usage, "gpt-4o-mini", "openai", 10**30)
+    assert compute_cost(usage, "gpt-4o-mini", "openai", 2**64 - 1) == compute_cost(usage, "gpt-4o-mini", "openai")

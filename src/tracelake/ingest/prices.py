@@ -163,9 +163,11 @@ class _Prices:
     def find(self, model: str, provider: str | None) -> ModelPrice | None:
         self._refresh()
         code, file = self._code, self._file
-        if code and (price := code.find(model, provider)) is not None:
+        # Every priced span asks, and most processes set no prices: test the tables' contents here
+        # rather than through `_Table.__bool__`, a Python-level call each.
+        if (code.exact or code.patterns) and (price := code.find(model, provider)) is not None:
             return price
-        return file.find(model, provider) if file else None
+        return file.find(model, provider) if file.exact or file.patterns else None
 
     def _refresh(self) -> None:
         path = os.environ.get(PRICES_FILE_ENV) or None

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
 from types import ModuleType
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from tracelake.ingest.conventions._base import make_usage
 from tracelake.ingest.prices import find_price
@@ -32,6 +32,8 @@ _logger = logging.getLogger(__name__)
 # Caches keyed by values that come off the wire are bounded; clearing is fine, they only save time.
 _CACHE_MAX: Final = 4096
 _UNKNOWN: Final = "unknown"
+# OTLP times are unsigned 64-bit nanoseconds (up to year 2554): always a valid datetime.
+_NS_MAX: Final = 2**64
 # (model, provider) → the genai-prices (ModelInfo, Provider) that price it, or _UNKNOWN.
 _MODELS: dict[tuple[str, str | None], Any] = {}
 # id(ModelPrice) → (the ModelPrice, its rates or None when only the library can price it).
@@ -83,7 +85,10 @@ def compute_cost(
     """
     if usage.input_tokens == 0 and usage.output_tokens == 0:
         return None
-    when = datetime.fromtimestamp(timestamp_ns / 1e9, tz=timezone.utc) if timestamp_ns else None
+    if timestamp_ns and not 0 < timestamp_ns < _NS_MAX:
+        # The span's datetime is built only when a price needs it, but a time outside OTLP's range
+        # still fails here, as it always has (datetime's range ends in year 9999).
+        _when(timestamp_ns)
     try:
         override = find_price(model, provider)
         if override is not None:
@@ -91,18 +96,24 @@ def compute_cost(
         key = (model, provider)
         match = _MODELS.get(key)
         if match is None:
-            return _first_cost(key, usage, when)
+            return _first_cost(key, usage, _when(timestamp_ns))
         if match is _UNKNOWN:
             return None
         model_info, price_provider = match
-        model_price = model_info.get_prices(when or datetime.now(tz=timezone.utc))
+        prices = model_info.prices
+        if isinstance(prices, _model_price_type()):
+            # One price for all time (most models): the span's time is not needed, and building
+            # its datetime would cost more than the rest of the fast path.
+            model_price = prices
+        else:
+            model_price = model_info.get_prices(_when(timestamp_ns) or datetime.now(tz=timezone.utc))
         rates = _rates(model_price)
         if rates is None or usage.input_tokens >= rates.linear_below:
-            return _library_cost(usage, model_info, price_provider, when)
+            return _library_cost(usage, model_info, price_provider, _when(timestamp_ns))
         cost = rates.cost(usage)
         check = (id(model_price), usage.cached_input_tokens > 0)
         if check not in _CHECKED:
-            exact = _library_cost(usage, model_info, price_provider, when)
+            exact = _library_cost(usage, model_info, price_provider, _when(timestamp_ns))
             if not _close(cost, exact):
                 _RATES[id(model_price)] = (model_price, None)
                 return exact
@@ -111,6 +122,15 @@ def compute_cost(
     except Exception:  # a pricing bug must never lose the span
         _logger.debug("could not price model %r (provider %r)", model, provider, exc_info=True)
         return None
+
+
+def _when(timestamp_ns: int | None) -> datetime | None:
+    return datetime.fromtimestamp(timestamp_ns / 1e9, tz=timezone.utc) if timestamp_ns else None
+
+
+@functools.cache
+def _model_price_type() -> type[Any]:
+    return cast("type[Any]", _genai_prices().types.ModelPrice)
 
 
 @functools.cache

@@ -7,7 +7,8 @@ an attribute in its namespace (or, for OTel GenAI, a `gen_ai.*` event).
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Callable, Mapping
+from typing import Any, Final
 
 from tracelake.ingest.conventions import mlflow, openinference, otel, otel_genai, tracelake
 from tracelake.ingest.conventions._base import UNSET, Extraction
@@ -24,64 +25,79 @@ _NAMESPACES: Final[dict[str, str]] = {
     otel_genai.NAMESPACE: otel_genai.NAME,
     **{namespace: openinference.NAME for namespace in openinference.NAMESPACES},
 }
+_IDENTITY_KEYS: Final = frozenset({otel.SESSION, otel.USER, otel.END_USER})
+
+_Mapper = Callable[[Mapping[str, Any], Extraction], None]
 
 
-# Span shapes repeat (the same instrumentor emits the same keys), so detection is cached by key
-# set. Bounded because keys come off the wire (flattened lists make many shapes).
-_DETECTED: dict[frozenset[str], frozenset[str]] = {}
-_DETECTED_MAX: Final = 2048
+class _Shape:
+    """What the spans of one attribute-key shape need: the mappers to run and the conventions used.
+
+    Worked out once per shape, so a span pays only for the conventions (and the parts of them) its
+    keys can feed, not a lookup of every key every convention knows.
+    """
+
+    __slots__ = ("genai", "identity", "mappers", "used", "used_by_events")
+
+    def __init__(self, keys: frozenset[str]) -> None:
+        found = set()
+        for key in keys:
+            dot = key.find(".")
+            convention = _NAMESPACES.get(key if dot < 0 else key[:dot])
+            if convention is not None:
+                found.add(convention)
+        # The attribute-keyed conventions above OTel GenAI, highest precedence first.
+        mappers: list[_Mapper] = []
+        used: list[str] = []
+        if tracelake.NAME in found:
+            mappers.append(tracelake.mapper(keys))
+            used.append(tracelake.NAME)
+        if mlflow.NAME in found:
+            mappers.append(mlflow.extract)
+            used.append(mlflow.NAME)
+        if openinference.NAME in found:
+            mappers.append(openinference.extract)
+            used.append(openinference.NAME)
+        self.mappers: tuple[_Mapper, ...] = tuple(mappers)
+        self.genai = otel_genai.NAME in found
+        # Every span of a shape gets the same (immutable) tuple instead of a list of its own; a
+        # shape without `gen_ai.*` keys still uses OTel GenAI when a span has `gen_ai.*` events.
+        self.used_by_events: tuple[str, ...] = (*used, otel_genai.NAME)
+        self.used: tuple[str, ...] = self.used_by_events if self.genai else tuple(used)
+        # Generic OpenTelemetry identity can only fill the session or user from these keys.
+        self.identity = not keys.isdisjoint(_IDENTITY_KEYS)
 
 
-def _detect(keys: frozenset[str]) -> frozenset[str]:
-    found = set()
-    for key in keys:
-        dot = key.find(".")
-        convention = _NAMESPACES.get(key if dot < 0 else key[:dot])
-        if convention is not None:
-            found.add(convention)
-    if len(_DETECTED) >= _DETECTED_MAX:
-        _DETECTED.clear()
-    result = _DETECTED[keys] = frozenset(found)
-    return result
+# Span shapes repeat (the same instrumentor emits the same keys), so the plan is cached by key set.
+# Bounded because keys come off the wire (flattened lists make many shapes).
+_SHAPES: dict[frozenset[str], _Shape] = {}
+_SHAPES_MAX: Final = 2048
+
+
+def _shape(keys: frozenset[str]) -> _Shape:
+    if len(_SHAPES) >= _SHAPES_MAX:
+        _SHAPES.clear()
+    shape = _SHAPES[keys] = _Shape(keys)
+    return shape
 
 
 def extract(record: SpanRecord) -> Extraction:
     """Apply every convention the record uses and return what they found."""
     attributes = record.attributes
     keys = frozenset(attributes)
-    found = _DETECTED.get(keys)
-    if found is None:
-        found = _detect(keys)
-    events = record.events
-    genai = otel_genai.NAME in found or (
-        bool(events) and any(event.name.startswith(otel_genai.EVENT_PREFIX) for event in events)
-    )
-
+    shape = _SHAPES.get(keys) or _shape(keys)
     out = Extraction()
-    if tracelake.NAME in found:
-        tracelake.extract(attributes, out)
-    if mlflow.NAME in found:
-        mlflow.extract(attributes, out)
-    if openinference.NAME in found:
-        openinference.extract(attributes, out)
-    if genai:
+    for mapper in shape.mappers:
+        mapper(attributes, out)
+    events = record.events
+    if shape.genai:
         otel_genai.extract(attributes, events, out)
-    out.conventions = _used(found, genai)
-    otel.extract(attributes, out)
+        out.conventions = shape.used
+    elif events and any(event.name.startswith(otel_genai.EVENT_PREFIX) for event in events):
+        otel_genai.extract(attributes, events, out)
+        out.conventions = shape.used_by_events
+    else:
+        out.conventions = shape.used
+    if shape.identity:
+        otel.extract(attributes, out)
     return out
-
-
-# Every span of a shape gets the same (immutable) tuple instead of a list of its own.
-_USED: dict[tuple[frozenset[str], bool], tuple[str, ...]] = {}
-
-
-def _used(found: frozenset[str], genai: bool) -> tuple[str, ...]:
-    """The conventions a span used, in precedence order."""
-    key = (found, genai)
-    used = _USED.get(key)
-    if used is None:
-        if len(_USED) >= _DETECTED_MAX:
-            _USED.clear()
-        names = [tracelake.NAME, mlflow.NAME, openinference.NAME]
-        used = _USED[key] = (*(name for name in names if name in found), *((otel_genai.NAME,) if genai else ()))
-    return used

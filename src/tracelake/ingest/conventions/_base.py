@@ -198,12 +198,13 @@ def make_usage(
         return None
     inp = inp or 0
     out = out or 0
+    # Positional, in TokenUsage's field order: binding keywords costs more than the rest of this call.
     return TokenUsage(
-        input_tokens=inp,
-        output_tokens=out,
-        total_tokens=total or inp + out,
-        cached_input_tokens=as_int(cached_input_tokens) or 0,
-        reasoning_tokens=as_int(reasoning_tokens) or 0,
+        inp,
+        out,
+        total or inp + out,
+        (cached_input_tokens is not None and as_int(cached_input_tokens)) or 0,
+        (reasoning_tokens is not None and as_int(reasoning_tokens)) or 0,
     )
 
 

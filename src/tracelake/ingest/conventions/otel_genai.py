@@ -65,6 +65,10 @@ _MESSAGE_EVENT_ROLES: Final[Mapping[str, str]] = {
 _CHOICE_EVENT: Final = "gen_ai.choice"
 
 
+# Without any of these, `make_usage` has no count to read.
+_USAGE_KEYS: Final = frozenset((*INPUT_TOKENS, *OUTPUT_TOKENS, *TOTAL_TOKENS, *CACHE_READ_TOKENS, *REASONING_TOKENS))
+
+
 def _first(attributes: Mapping[str, Any], keys: Sequence[str]) -> Any:
     for key in keys:
         if (value := attributes.get(key)) is not None:
@@ -74,10 +78,14 @@ def _first(attributes: Mapping[str, Any], keys: Sequence[str]) -> Any:
 
 def extract(attributes: Mapping[str, Any], events: Sequence[EventRecord], out: Extraction) -> None:
     """Fill `out` from `gen_ai.*` attributes and events."""
+    # A span carries few of the keys read here: each converter is called only for a present value
+    # (a call costs several lookups), which reads the same as `as_str(get(a)) or as_str(get(b))`.
     get = attributes.get
-    model = as_str(get(RESPONSE_MODEL)) or as_str(get(REQUEST_MODEL))
+    model = as_str(raw) if (raw := get(RESPONSE_MODEL)) is not None else None
+    if model is None and (raw := get(REQUEST_MODEL)) is not None:
+        model = as_str(raw)
     if out.span_type is None:
-        operation = as_str(get(OPERATION))
+        operation = as_str(raw) if (raw := get(OPERATION)) is not None else None
         if operation is not None:
             out.span_type = OPERATION_TYPES.get(operation, operation.upper())
         elif TOOL_NAME in attributes:
@@ -87,8 +95,11 @@ def extract(attributes: Mapping[str, Any], events: Sequence[EventRecord], out: E
     if out.model is None:
         out.model = model
     if out.provider is None:
-        out.provider = as_str(get(PROVIDER)) or as_str(get(SYSTEM))
-    if out.usage is None:
+        if (raw := get(PROVIDER)) is not None:
+            out.provider = as_str(raw)
+        if out.provider is None and (raw := get(SYSTEM)) is not None:
+            out.provider = as_str(raw)
+    if out.usage is None and not _USAGE_KEYS.isdisjoint(attributes):
         out.usage = make_usage(
             _first(attributes, INPUT_TOKENS),
             _first(attributes, OUTPUT_TOKENS),
@@ -96,8 +107,8 @@ def extract(attributes: Mapping[str, Any], events: Sequence[EventRecord], out: E
             _first(attributes, CACHE_READ_TOKENS),
             _first(attributes, REASONING_TOKENS),
         )
-    if out.session_id is None:
-        out.session_id = as_str(get(CONVERSATION))
+    if out.session_id is None and (raw := get(CONVERSATION)) is not None:
+        out.session_id = as_str(raw)
     if out.inputs is UNSET:
         _inputs(attributes, events, out)
     if out.outputs is UNSET:

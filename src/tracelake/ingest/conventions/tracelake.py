@@ -1,12 +1,14 @@
 """tracelake's own attributes, as its SDK writes them: the highest-precedence convention.
 
 This is the common path (every span of the embedded SDK), so it reads a fixed set of keys with
-plain dict lookups and decodes JSON only where a key is present.
+plain dict lookups and decodes JSON only where a key is present. Most spans carry only a type,
+inputs and outputs: `mapper` gives their key shape `extract_span`, which reads just those three.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
 from typing import Any, Final
 
 from tracelake.ingest.conventions._base import (
@@ -38,18 +40,44 @@ _TRACE_REQUEST_PREVIEW: Final = SpanAttributes.TRACE_REQUEST_PREVIEW
 _TRACE_RESPONSE_PREVIEW: Final = SpanAttributes.TRACE_RESPONSE_PREVIEW
 
 
-def extract(attributes: Mapping[str, Any], out: Extraction) -> None:
-    """Fill `out` from `tracelake.*` attributes."""
-    # The common path: one dict lookup per key, helpers only for keys that are present.
+# Keys beyond a span's type, inputs and outputs: LLM calls and the local root span carry them.
+_OTHER_KEYS: Final = frozenset(
+    {
+        _MODEL,
+        _PROVIDER,
+        _TOKEN_USAGE,
+        _COST,
+        _TRACE_TAGS,
+        _TRACE_METADATA,
+        _TRACE_REQUEST_PREVIEW,
+        _TRACE_RESPONSE_PREVIEW,
+    }
+)
+
+
+def mapper(keys: AbstractSet[str]) -> Callable[[Mapping[str, Any], Extraction], None]:
+    """Return the cheapest mapper that reads every tracelake key of spans with these keys."""
+    return extract_span if keys.isdisjoint(_OTHER_KEYS) else extract
+
+
+def extract_span(attributes: Mapping[str, Any], out: Extraction) -> None:
+    """Fill `out` from a span's type, inputs and outputs: all most spans carry."""
     get = attributes.get
     if out.span_type is None and (raw := get(_SPAN_TYPE)) is not None:
         out.span_type = as_str(raw)
     if out.inputs is UNSET and (raw := get(_INPUTS)) is not None:
         out.inputs = parse_json(raw)
-        out.consume(_INPUTS)
+        out.consumed += (_INPUTS,)  # (`consume` without its call: this runs for nearly every span)
     if out.outputs is UNSET and (raw := get(_OUTPUTS)) is not None:
         out.outputs = parse_json(raw)
-        out.consume(_OUTPUTS)
+        out.consumed += (_OUTPUTS,)
+
+
+def extract(attributes: Mapping[str, Any], out: Extraction) -> None:
+    """Fill `out` from `tracelake.*` attributes."""
+    extract_span(attributes, out)
+    # One dict lookup per key, helpers only for keys that are present.
+    get = attributes.get
     if (raw := get(_MODEL)) is not None and out.model is None:
         out.model = as_str(raw)
     if (raw := get(_PROVIDER)) is not None and out.provider is None:
