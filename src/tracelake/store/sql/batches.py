@@ -34,10 +34,6 @@ class IncomingTrace:
     duplicates: int = 0
     """Spans that appeared more than once within the call."""
 
-    @property
-    def min_start_ns(self) -> int:
-        return min(span.start_time_ns for span in self.spans.values())
-
 
 def check_trace_id(trace_id: str) -> str:
     """Return `trace_id` if it is a valid trace id, else raise `StoreError`."""
@@ -54,8 +50,12 @@ def _check_span(span: Span, trace_id: str) -> None:
             f"span {span.span_id!r} has trace id {span.trace_id!r} but its batch is for {trace_id!r}"
         )
     for name, value in (("span id", span.span_id), ("parent span id", span.parent_id)):
-        if value is not None and (not isinstance(value, str) or not _SPAN_ID.fullmatch(value)):
+        if value is not None and not _is_valid_id(value):
             raise InvalidArgumentError(f"invalid {name} {value!r} in trace {trace_id!r}: expected 1-16 characters")
+
+
+def _is_valid_id(value: object) -> bool:
+    return isinstance(value, str) and _SPAN_ID.fullmatch(value) is not None
 
 
 def merge_batches(batches: Sequence[TraceBatch]) -> dict[str, IncomingTrace]:
@@ -68,20 +68,35 @@ def merge_batches(batches: Sequence[TraceBatch]) -> dict[str, IncomingTrace]:
         StoreError: a trace or span id is invalid, or a span is in the wrong trace's batch.
     """
     merged: dict[str, IncomingTrace] = {}
+    is_span_id = _SPAN_ID.fullmatch
     for batch in batches:
         trace_id = check_trace_id(batch.trace_id)
         incoming = merged.get(trace_id)
         if incoming is None:
             incoming = merged[trace_id] = IncomingTrace(trace_id)
+        spans = incoming.spans
         for span in batch.spans:
-            _check_span(span, trace_id)
-            kept = incoming.spans.get(span.span_id)
+            span_id, parent_id = span.span_id, span.parent_id
+            # The checks of `_check_span`, inlined for valid spans (it raises with the reason). A
+            # parent is usually a span kept before it: those ids were checked already.
+            if (
+                span.trace_id != trace_id
+                or type(span_id) is not str
+                or not is_span_id(span_id)
+                or (
+                    parent_id is not None
+                    and not (type(parent_id) is str and parent_id in spans)
+                    and not _is_valid_id(parent_id)
+                )
+            ):
+                _check_span(span, trace_id)
+            kept = spans.get(span_id)
             if kept is None:
-                incoming.spans[span.span_id] = span
+                spans[span_id] = span
                 continue
             incoming.duplicates += 1
             if kept.end_time_ns is None and span.end_time_ns is not None:
-                incoming.spans[span.span_id] = span
+                spans[span_id] = span
         fields = batch.fields
         incoming.counted_span_ids.update(batch.counted_span_ids)
         incoming.tags.update(fields.tags)

@@ -8,10 +8,13 @@ statement it steps, and a thread that gives the GIL up once per row waits up to 
 switch interval (5 ms) to get it back whenever another thread is running Python code, such as the
 export thread converting the next batch.
 
-INSERTs leave out the columns a row has no value for (None) when the column's default is NULL
-anyway: the sqlite3 driver binds None through its adapter protocol, two failed attribute lookups
-that raise and clear an AttributeError each, and a span row has a dozen such NULLs (usage, cost,
-model) — a tenth of the write path's own work before this.
+INSERTs leave out the columns a row has no value for (None) when the column is nullable and its
+default is NULL anyway: the sqlite3 driver binds None through its adapter protocol, two failed
+attribute lookups that raise and clear an AttributeError each, and a span row has a dozen such
+NULLs (usage, cost, model) — a tenth of the write path's own work before this. `execute_many`
+finds them by checking each value of each row; `execute_grouped` takes rows already grouped by
+the columns they bind (see `rows.SpanRows`), which is cheaper still for the thousands of span
+rows a write inserts: checking and regrouping them cost as much as building them.
 """
 
 from __future__ import annotations
@@ -47,69 +50,119 @@ def execute_many(connection: Connection, statement: Executable, rows: Sequence[M
     """
     if not rows:
         return
-    if connection.dialect.name == "sqlite":
-        keys = tuple(rows[0])
-        omittable = _null_default_columns(statement, keys)
-        if omittable:
-            for group_keys, group in _group_by_values_present(rows, keys, omittable).items():
-                if not _execute_positional(connection, statement, group_keys, group):
-                    connection.execute(statement, list(group))
-            return
-        if _execute_positional(connection, statement, keys, rows):
-            return
-    connection.execute(statement, list(rows))
+    if connection.dialect.name != "sqlite":
+        connection.execute(statement, list(rows))
+        return
+    keys = tuple(rows[0])
+    values = operator.itemgetter(*keys)
+    tuples = [(values(row),) for row in rows] if len(keys) == 1 else list(map(values, rows))
+    omittable = _null_default_positions(statement, keys)
+    groups = _group_by_nulls(tuples, omittable) if omittable else {(): tuples}
+    for nulls, group in groups.items():
+        _execute_rows(connection, statement, keys, _bound_columns(keys, omittable, nulls), group)
 
 
-def _execute_positional(
-    connection: Connection, statement: Executable, keys: tuple[str, ...], rows: Sequence[Mapping[str, Any]]
-) -> bool:
-    """Run `statement` for `rows` (their `keys` only) as driver-level qmark SQL; False if it can't be."""
-    compiled = _positional_sql(statement, connection.dialect, keys)
-    if compiled is None:
-        return False
-    sql, order = compiled
-    values = operator.itemgetter(*order)
-    tuples = [(values(row),) for row in rows] if len(order) == 1 else [values(row) for row in rows]
+def execute_grouped(
+    connection: Connection,
+    statement: Executable,
+    columns: tuple[str, ...],
+    groups: Mapping[tuple[str, ...], Sequence[Sequence[Any]]],
+) -> None:
+    """Execute the INSERT `statement` once per row, rows grouped by the columns they bind.
+
+    A group's rows hold their values for its columns (some of `columns`), in that order; the other
+    columns are NULL. Cheaper than `execute_many` on SQLite, where the rows go to the driver as they
+    are: no dict per row, and no check of each value for None.
+    """
+    if connection.dialect.name != "sqlite":
+        # One statement, every row binding every column, as `execute_many` sends mappings.
+        rows: list[dict[str, Any]] = []
+        for keys, group in groups.items():
+            for values in group:
+                row = dict.fromkeys(columns)
+                row.update(zip(keys, values, strict=True))
+                rows.append(row)
+        if rows:
+            connection.execute(statement, rows)
+        return
+    for keys, group in groups.items():
+        if group:
+            _execute_rows(connection, statement, keys, keys, group)
+
+
+def _execute_rows(
+    connection: Connection,
+    statement: Executable,
+    columns: tuple[str, ...],
+    keys: tuple[str, ...],
+    rows: Sequence[Sequence[Any]],
+) -> None:
+    """Run `statement` on SQLite binding `keys` of each row, a row being its values for `columns`."""
+    plan = _positional_plan(statement, connection.dialect, columns, keys)
+    if plan is None:
+        connection.execute(statement, [dict(zip(columns, row, strict=True)) for row in rows])
+        return
+    sql, positions = plan
     if len(rows) > 1 and _values_clause(sql) is not None:
-        _insert_in_groups(connection, sql, tuples)
+        _insert_in_groups(connection, sql, rows, positions, len(columns))
+    elif len(positions) == 1:
+        connection.exec_driver_sql(sql, [(row[positions[0]],) for row in rows])
     else:
-        connection.exec_driver_sql(sql, tuples)
-    return True
+        pick = operator.itemgetter(*positions)
+        connection.exec_driver_sql(sql, list(map(pick, rows)))
 
 
-def _group_by_values_present(
-    rows: Sequence[Mapping[str, Any]], keys: tuple[str, ...], omittable: tuple[str, ...]
-) -> dict[tuple[str, ...], list[Mapping[str, Any]]]:
-    """Group rows by the columns they bind: `keys` less the `omittable` ones that are None in the row."""
-    by_nulls: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
+def _group_by_nulls(
+    rows: Sequence[Sequence[Any]], positions: tuple[int, ...]
+) -> dict[tuple[bool, ...], list[Sequence[Any]]]:
+    """Group rows by which of the values at `positions` are None (a flag per position)."""
+    by_nulls: dict[tuple[bool, ...], list[Sequence[Any]]] = {}
+    if len(positions) == 1:
+        (position,) = positions
+        for row in rows:
+            by_nulls.setdefault((row[position] is None,), []).append(row)
+        return by_nulls
+    values = operator.itemgetter(*positions)
     for row in rows:
-        nulls = tuple([key for key in omittable if row[key] is None])
+        nulls = tuple([value is None for value in values(row)])
         group = by_nulls.get(nulls)
         if group is None:
             by_nulls[nulls] = [row]
         else:
             group.append(row)
-    return {
-        tuple(key for key in keys if key not in nulls) if nulls else keys: group for nulls, group in by_nulls.items()
-    }
+    return by_nulls
+
+
+@functools.lru_cache(maxsize=256)
+def _bound_columns(columns: tuple[str, ...], omittable: tuple[int, ...], nulls: tuple[bool, ...]) -> tuple[str, ...]:
+    """Return `columns` less the `omittable` ones flagged in `nulls`."""
+    if not any(nulls):
+        return columns
+    left_out = {position for position, null in zip(omittable, nulls, strict=True) if null}
+    return tuple(name for position, name in enumerate(columns) if position not in left_out)
 
 
 @functools.lru_cache(maxsize=64)
-def _null_default_columns(statement: Executable, keys: tuple[str, ...]) -> tuple[str, ...]:
-    """Return the `keys` an INSERT may leave out when None: columns whose value then is NULL anyway."""
+def _null_default_positions(statement: Executable, columns: tuple[str, ...]) -> tuple[int, ...]:
+    """Return where among `columns` are those an INSERT may leave out when None: NULL anyway then.
+
+    Only nullable columns: a NOT NULL one fails alike whether its None is bound or left to its
+    (missing) default, so checking it for None would only cost time.
+    """
     if not isinstance(statement, Insert):
         return ()
     table = statement.table
     if not isinstance(table, Table):
         return ()
-    columns = table.c
+    table_columns = table.c
     return tuple(
-        key
-        for key in keys
-        if key in columns
-        and columns[key].default is None
-        and columns[key].server_default is None
-        and not columns[key].primary_key
+        position
+        for position, name in enumerate(columns)
+        if name in table_columns
+        and table_columns[name].nullable
+        and table_columns[name].default is None
+        and table_columns[name].server_default is None
+        and not table_columns[name].primary_key
     )
 
 
@@ -118,16 +171,28 @@ _MAX_PARAMETERS = 32_766 if sqlite3.sqlite_version_info >= (3, 32) else 999
 _GROUP_ROWS = 64
 
 
-def _insert_in_groups(connection: Connection, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Insert `rows` with statements of 64, 32, 16… rows each (a few cached statement texts)."""
-    size = min(_GROUP_ROWS, _MAX_PARAMETERS // len(rows[0]))
+def _insert_in_groups(
+    connection: Connection, sql: str, rows: Sequence[Sequence[Any]], positions: tuple[int, ...], width: int
+) -> None:
+    """Insert `rows` with statements of 64, 32, 16… rows each (a few cached statement texts).
+
+    Each row binds its values at `positions`; rows of `width` values bound whole go as they are.
+    """
+    pick: Any = None if positions == tuple(range(width)) else operator.itemgetter(*positions)
+    size = min(_GROUP_ROWS, _MAX_PARAMETERS // len(positions))
     size = 1 << (size.bit_length() - 1)  # a power of two: the remainder splits into halves
     start = 0
     while start < len(rows):
         while size > len(rows) - start:
             size //= 2
         group = rows[start : start + size]
-        connection.exec_driver_sql(_multi_row_sql(sql, size), tuple(itertools.chain.from_iterable(group)))
+        if pick is None:
+            parameters = tuple(itertools.chain.from_iterable(group))
+        elif len(positions) == 1:
+            parameters = tuple(map(pick, group))  # itemgetter of one position returns the value itself
+        else:
+            parameters = tuple(itertools.chain.from_iterable(map(pick, group)))
+        connection.exec_driver_sql(_multi_row_sql(sql, size), parameters)
         start += size
 
 
@@ -154,10 +219,13 @@ def _multi_row_sql(sql: str, rows: int) -> str:
 
 
 @functools.lru_cache(maxsize=256)
-def _positional_sql(statement: Executable, dialect: Dialect, keys: tuple[str, ...]) -> tuple[str, list[str]] | None:
-    """Return the SQL and parameter order of `statement` for these keys, or None if it needs processing.
+def _positional_plan(
+    statement: Executable, dialect: Dialect, columns: tuple[str, ...], keys: tuple[str, ...]
+) -> tuple[str, tuple[int, ...]] | None:
+    """Return the qmark SQL of `statement` binding `keys`, and where among `columns` each parameter is.
 
-    Float's bind processor (`float(value)`) is not needed: SQLite's REAL affinity stores ints as floats.
+    None if the statement needs SQLAlchemy's processing. Float's bind processor (`float(value)`) is
+    not needed: SQLite's REAL affinity stores ints as floats.
     """
     if dialect.paramstyle != "qmark":
         return None
@@ -165,11 +233,14 @@ def _positional_sql(statement: Executable, dialect: Dialect, keys: tuple[str, ..
     order = compiled.positiontup
     if order is None:
         return None
+    where = {name: position for position, name in enumerate(columns)}
     for name in order:
         bind_type = compiled.binds[name].type
-        if not isinstance(bind_type, Float) and bind_type._cached_bind_processor(dialect) is not None:
+        if name not in where or (
+            not isinstance(bind_type, Float) and bind_type._cached_bind_processor(dialect) is not None
+        ):
             return None
-    return compiled.string, list(order)
+    return compiled.string, tuple(where[name] for name in order)
 
 
 @functools.lru_cache(maxsize=32)

@@ -35,8 +35,26 @@ from tracelake.store.artifacts.payload import merge_spans, order_spans
 from tracelake.store.sql import segments as seg
 from tracelake.store.sql.batches import IncomingTrace
 from tracelake.store.sql.counting import counted_spans
-from tracelake.store.sql.dialect import chunks, execute_many, insert_ignoring_conflicts, insert_returning, upsert
-from tracelake.store.sql.rows import KEY_MAX, NAME_MAX, USAGE_COLUMNS, clean, clip, ns_to_ms, span_row, usage_values
+from tracelake.store.sql.dialect import (
+    chunks,
+    execute_grouped,
+    execute_many,
+    insert_ignoring_conflicts,
+    insert_returning,
+    upsert,
+)
+from tracelake.store.sql.rows import (
+    KEY_MAX,
+    NAME_MAX,
+    SPAN_COLUMNS,
+    USAGE_COLUMNS,
+    SpanRows,
+    clean,
+    clip,
+    ns_to_ms,
+    span_row,
+    usage_values,
+)
 from tracelake.store.sql.schema import payload_packs, spans, trace_metadata, trace_segments, trace_tags, traces
 
 #: `traces.payload_format` of traces whose spans are only in packs (see migration 0004).
@@ -115,7 +133,7 @@ class WriteOutcome:
 class _Changes:
     """The rows and segments one call writes, gathered over its traces."""
 
-    new_spans: list[dict[str, Any]] = field(default_factory=list)
+    new_spans: SpanRows = field(default_factory=SpanRows)
     changed_spans: list[dict[str, Any]] = field(default_factory=list)
     trace_updates: list[dict[str, Any]] = field(default_factory=list)
     tags: list[dict[str, Any]] = field(default_factory=list)
@@ -165,7 +183,7 @@ def write_traces(
     outcome.packs.append((location, key))
     pack = packs.start_write(location, key, [member for _, member in changes.members])
     try:
-        execute_many(connection, _INSERT_SPANS, changes.new_spans)
+        execute_grouped(connection, _INSERT_SPANS, SPAN_COLUMNS, changes.new_spans.by_columns())
         execute_many(connection, _UPDATE_SPANS, changes.changed_spans)
         execute_many(connection, _UPDATE_COUNTED, changes.recounted)
         execute_many(connection, _UPDATE_TRACES, changes.trace_updates)
@@ -250,12 +268,9 @@ def _insert_new_traces(
     trace_rows: list[dict[str, Any]] = []
     for trace_id in ids:
         trace = incoming[trace_id]
-        blank = {
-            **_BLANK_TRACE,
-            "trace_id": trace_id,
-            "request_time": ns_to_ms(trace.min_start_ns),
-        }
         fresh = list(trace.spans.values())
+        # Any span's start will do: `_summarise` lowers it to the earliest of `fresh`.
+        blank = {**_BLANK_TRACE, "trace_id": trace_id, "request_time": ns_to_ms(fresh[0].start_time_ns)}
         deltas: dict[str, int | float | None] = dict.fromkeys(USAGE_COLUMNS)
         if trace.counted_span_ids:
             counted_ids = trace.counted_span_ids
@@ -279,16 +294,14 @@ def _insert_new_traces(
         insert_ignoring_conflicts(connection, traces, trace_rows, ("trace_id",))
         inserted = None
     taken: list[str] = []
-    new_spans = changes.new_spans
     for row in trace_rows:
         trace_id = row["trace_id"]
         if inserted is not None and trace_id not in inserted:
             taken.append(trace_id)
             continue
         trace = incoming[trace_id]
-        counted_ids = trace.counted_span_ids
         fresh = list(trace.spans.values())
-        new_spans.extend(span_row(span, experiment_id, span.span_id in counted_ids) for span in fresh)
+        changes.new_spans.extend(fresh, experiment_id, trace.counted_span_ids)
         changes.members.append((trace_id, fresh))
         changes.add_keys(trace_id, trace)
         outcome.written_spans += len(fresh)
@@ -324,12 +337,11 @@ def _merge_into_stored(
                 outcome.duplicate_spans += 1
                 continue
             counted = span.span_id in counted_ids
-            span_values = span_row(span, row["experiment_id"], counted)
             if old is None:
-                changes.new_spans.append(span_values)
+                changes.new_spans.add(span, row["experiment_id"], counted)
                 span_count += 1
             else:
-                changes.changed_spans.append(_renamed_keys(span_values))
+                changes.changed_spans.append(_renamed_keys(span_row(span, row["experiment_id"], counted)))
             if counted or (old is not None and old.counted):
                 _add_usage(deltas, usage_values(span) if counted else {}, old)
             fresh.append(span)
