@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -74,6 +75,24 @@ def test_invalid_utf8_in_a_protobuf_string_names_the_field(client: TestClient) -
         "spans[1].name: invalid UTF-8",
     )
     assert_nothing_written(client)
+
+
+def test_a_span_time_beyond_what_the_index_stores_is_refused_with_the_reason(client: TestClient) -> None:
+    # OTLP/JSON carries times as decimal strings: nothing stops a sender from going past 2**63 ns.
+    data = json.loads(otlp_json(spans(1), spans(2)))
+    too_late = data["resourceSpans"][0]["scopeSpans"][0]["spans"][3]
+    too_late["startTimeUnixNano"], too_late["endTimeUnixNano"] = str(10**30), str(10**30 + 5)
+    # An LLM span: its cost is priced as of its start time.
+    too_late["attributes"] += [
+        {"key": "gen_ai.request.model", "value": {"stringValue": "gpt-4o"}},
+        {"key": "gen_ai.usage.input_tokens", "value": {"intValue": "10"}},
+    ]
+    response = client.post("/v1/traces", content=json.dumps(data).encode(), headers=JSON)
+    assert response.status_code == 200
+    assert response.json()["partialSuccess"]["rejectedSpans"] == "1"
+    assert "beyond" in response.json()["partialSuccess"]["errorMessage"]
+    assert [info["trace_id"] for info in search(client)] == [trace_id(2), trace_id(1)]
+    still_serving(client)
 
 
 def test_an_unknown_experiment_in_a_resource_writes_nothing(client: TestClient) -> None:

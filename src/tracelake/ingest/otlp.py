@@ -31,6 +31,7 @@ from tracelake.exceptions import TracelakeError
 from tracelake.model import EventRecord, SpanRecord, StatusCode
 
 __all__ = [
+    "MAX_TIME_NS",
     "DecodedTraces",
     "OtlpDecodeError",
     "RejectedSpan",
@@ -106,6 +107,11 @@ _ZERO_SPAN: Final = bytes(8)
 _SCALARS: Final = (str, bool, int, float)
 
 
+#: The index stores times as signed 64-bit nanoseconds (SQLite INTEGER, PostgreSQL BIGINT): up to
+#: the year 2262. OTLP's fixed64, and OTLP/JSON's decimal strings, can say more.
+MAX_TIME_NS: Final = 2**63 - 1
+
+
 def check_span(start_ns: int, end_ns: int | None, name: str) -> str | None:
     """Return why a span with these fields cannot be stored, or None if it can."""
     if not name:
@@ -114,6 +120,8 @@ def check_span(start_ns: int, end_ns: int | None, name: str) -> str | None:
         return "missing start time (startTimeUnixNano)"
     if end_ns is not None and end_ns < start_ns:
         return "end time is before start time"
+    if start_ns > MAX_TIME_NS or (end_ns is not None and end_ns > MAX_TIME_NS):
+        return "time is beyond the year 2262 (more than 2**63 - 1 ns since the epoch)"
     return None
 
 
