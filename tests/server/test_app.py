@@ -117,11 +117,26 @@ def test_a_broken_optional_router_is_an_error(settings: ServerSettings, monkeypa
 
 
 def test_settings_are_checked(tmp_path: Path) -> None:
-    for bad in ({"max_body_bytes": 0}, {"ingest_queue_size": -1}, {"port": 70000}, {"workers": True}):
+    for bad in (
+        {"max_body_bytes": 0},
+        {"ingest_queue_size": -1},
+        {"port": 70000},
+        {"workers": True},
+        {"ingest_concurrency": 0},
+        {"ingest_concurrency": True},
+    ):
         with pytest.raises(ConfigError, match=next(iter(bad))):
             ServerSettings.for_home(tmp_path, **bad)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="database_url"):
         ServerSettings(database_url="", default_artifact_root="x")
+
+
+def test_ingest_concurrency_depends_on_the_database_unless_set(tmp_path: Path) -> None:
+    default = ServerSettings.for_home(tmp_path)
+    assert (default.ingest_concurrency_for("sqlite"), default.ingest_concurrency_for("postgresql")) == (1, 4)
+    chosen = ServerSettings.for_home(tmp_path, ingest_concurrency=3)
+    assert (chosen.ingest_concurrency_for("sqlite"), chosen.ingest_concurrency_for("postgresql")) == (3, 3)
+    assert ServerSettings.from_json(chosen.to_json()) == chosen
 
 
 def test_settings_for_a_home_use_the_embedded_layout(tmp_path: Path) -> None:

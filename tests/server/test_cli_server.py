@@ -62,12 +62,15 @@ def test_every_option(tmp_path: Path) -> None:
         "1000",
         "--ingest-queue",
         "4",
+        "--ingest-concurrency",
+        "2",
     )
     assert settings.database_url == "postgresql://user@db/tracelake"
     assert settings.default_artifact_root == str(tmp_path / "payloads")
     assert settings.allowed_artifact_roots == ("s3://bucket/team", str(tmp_path / "more"))
     assert settings.url == "http://0.0.0.0:8080"
     assert (settings.workers, settings.max_body_bytes, settings.ingest_queue_size) == (3, 1000, 4)
+    assert settings.ingest_concurrency == 2
 
 
 def test_db_upgrade_creates_and_migrates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

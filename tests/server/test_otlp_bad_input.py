@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -15,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from tracelake.exceptions import NotFoundError
 from tracelake.server import ServerSettings, create_app
+from tracelake.server.routes import otlp as otlp_route
 from tracelake.store import SqlTraceStore
 
 from .helpers import assert_error, experiments, search, still_serving
@@ -196,3 +199,43 @@ async def test_a_full_ingest_queue_answers_429_with_retry_after(tmp_path: Path) 
             assert again.status_code == 200
             found = await http.post("/api/v1/traces/search", json={})
             assert sorted(trace["info"]["trace_id"] for trace in found.json()["traces"]) == [trace_id(1), trace_id(2)]
+
+
+@pytest.mark.parametrize("concurrency", [1, 2])
+async def test_admitted_requests_take_turns_to_decode_and_write(
+    tmp_path: Path, concurrency: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = ServerSettings.for_home(tmp_path / "home", ingest_concurrency=concurrency)
+    app = create_app(settings)
+    working, most = 0, 0
+    lock, go_on = threading.Lock(), threading.Event()
+    ingest = otlp_route._ingest
+
+    def counting_ingest(*args: Any) -> bytes:
+        nonlocal working, most
+        with lock:
+            working += 1
+            most = max(most, working)
+        go_on.wait(30)  # the first request holds its turn until the second has been admitted
+        try:
+            return ingest(*args)
+        finally:
+            with lock:
+                working -= 1
+
+    monkeypatch.setattr(otlp_route, "_ingest", counting_ingest)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            posts = [
+                asyncio.create_task(http.post("/v1/traces", content=protobuf(spans(n)), headers=PROTOBUF))
+                for n in (1, 2)
+            ]
+            while app.state.ingest_gate.in_flight < 2 or working < concurrency:
+                await asyncio.sleep(0.001)
+            if concurrency == 1:
+                await asyncio.sleep(0.05)  # time for a second turn to start, were one given
+                assert working == 1
+            go_on.set()
+            assert [(await post).status_code for post in posts] == [200, 200]
+    assert most == concurrency

@@ -198,6 +198,12 @@ def _add_server(commands: argparse._SubParsersAction[_Parser], common: _Parser) 
         "--ingest-queue", metavar="N", type=positive_int, help="OTLP requests in progress before 429 (default 16)"
     )
     server.add_argument(
+        "--ingest-concurrency",
+        metavar="N",
+        type=positive_int,
+        help="OTLP requests a server process decodes and writes at once (default 1 on SQLite, 4 on PostgreSQL)",
+    )
+    server.add_argument(
         "--auth", action="store_true", help="require sign-in and check permissions (default off on 127.0.0.1 only)"
     )
     server.add_argument(

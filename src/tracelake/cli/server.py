@@ -61,6 +61,8 @@ def build_settings(args: argparse.Namespace) -> ServerSettings:
         options["max_body_bytes"] = args.max_body_bytes
     if args.ingest_queue is not None:
         options["ingest_queue_size"] = args.ingest_queue
+    if getattr(args, "ingest_concurrency", None) is not None:
+        options["ingest_concurrency"] = args.ingest_concurrency
     options["auth"] = auth_required(args.host, getattr(args, "auth", False), getattr(args, "insecure_no_auth", False))
     try:
         return ServerSettings(**options)

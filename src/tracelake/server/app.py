@@ -90,6 +90,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         )
         app.state.store = store
         app.state.experiment_resolver.clear()
+        app.state.ingest_gate.set_concurrency(settings.ingest_concurrency_for(store.dialect_name))
         if settings.freeze_gc:
             gc.freeze()
         # Every replica enforces retention; deletes are idempotent and batched, so that is harmless.

@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+import anyio
+
 from tracelake.exceptions import NotFoundError
 from tracelake.ingest import write_spans
 from tracelake.ingest.otlp import DecodedTraces
@@ -213,11 +215,18 @@ class IngestGate:
 
     Entered before the body is read and left when the spans are written; a request that finds it
     full is answered 429 at once. Used only from the event loop's thread, so it needs no lock.
+    Of the requests admitted, `working` lets `concurrency` at a time decode and write (set once the
+    store is open: it depends on the database); the others wait for a turn.
     """
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, concurrency: int = 1) -> None:
         self.limit = limit
         self.in_flight = 0
+        self.working = anyio.Semaphore(concurrency)
+
+    def set_concurrency(self, concurrency: int) -> None:
+        """How many admitted requests decode and write at once (call before serving)."""
+        self.working = anyio.Semaphore(concurrency)
 
     def try_enter(self) -> bool:
         """Take a place if one is free; return whether it did."""

@@ -146,7 +146,8 @@ async def export_traces(
         except ClientDisconnect:
             return Response(status_code=400)  # nobody is left to read it
         limit = settings.max_body_bytes
-        answer = await run_in_threadpool(_ingest, store, resolver, body, encoding, codings, limit, target)
+        async with gate.working:
+            answer = await run_in_threadpool(_ingest, store, resolver, body, encoding, codings, limit, target)
     finally:
         gate.leave()
     return Response(answer, media_type=encoding)
