@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -45,6 +45,23 @@ def release(holder: subprocess.Popen[str]) -> None:
     holder.stdin.flush()
 
 
+def assert_waits_for(holder: subprocess.Popen[str], write: Callable[[], None]) -> None:
+    """`write`, on a thread, does not finish while `holder` holds the lock, and does once it lets go."""
+    entered = threading.Event()
+
+    def run() -> None:
+        write()
+        entered.set()
+
+    writer = threading.Thread(target=run)
+    writer.start()
+    writer.join(0.3)  # had the queue not waited, the writer would be done at once
+    assert not entered.is_set()
+    release(holder)
+    writer.join(30)
+    assert entered.is_set()
+
+
 def test_the_lock_file_sits_beside_the_database(tmp_path: Path) -> None:
     assert lock_path_of(tmp_path / "tracelake.db") == tmp_path / "tracelake.db-writers"
 
@@ -52,21 +69,13 @@ def test_the_lock_file_sits_beside_the_database(tmp_path: Path) -> None:
 def test_a_writer_waits_for_another_process_then_goes_on_when_it_lets_go(tmp_path: Path) -> None:
     lock_path = tmp_path / "db-writers"
     queue = WriterQueue(lock_path, timeout_s=60)
-    entered = threading.Event()
 
     def write() -> None:
         with queue.held():
-            entered.set()
+            pass
 
     with other_process_holding(lock_path) as holder:
-        writer = threading.Thread(target=write)
-        writer.start()
-        # Had the queue not waited, the writer would be done at once.
-        writer.join(0.3)
-        assert not entered.is_set()
-        release(holder)
-        writer.join(30)
-        assert entered.is_set()
+        assert_waits_for(holder, write)
     queue.close()
 
 
@@ -128,23 +137,11 @@ def test_a_forked_child_queues_on_its_own_even_if_a_parent_thread_held_the_queue
     queue.close()
 
 
-def test_a_store_writes_while_another_process_holds_the_queue_past_its_busy_timeout(tmp_path: Path) -> None:
+def test_a_store_write_waits_its_turn_behind_another_process(tmp_path: Path) -> None:
     database = tmp_path / "tracelake.db"
     with SqlTraceStore(f"sqlite:///{database}", str(tmp_path / "artifacts")) as store:
         experiment_id = store.get_or_create_experiment("queued").experiment_id
         assert lock_path_of(database).exists()
-        entered = threading.Event()
-
-        def write() -> None:
-            store.write_batches(experiment_id, [simple_trace(1)])
-            entered.set()
-
         with other_process_holding(lock_path_of(database)) as holder:
-            writer = threading.Thread(target=write)
-            writer.start()
-            writer.join(0.3)
-            assert not entered.is_set()
-            release(holder)
-            writer.join(30)
-        assert entered.is_set()
+            assert_waits_for(holder, lambda: store.write_batches(experiment_id, [simple_trace(1)]))
         assert store.get_trace_info(simple_trace(1).trace_id).span_count > 0

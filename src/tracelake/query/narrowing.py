@@ -40,7 +40,15 @@ from tracelake.store.sql.rows import KEY_MAX
 from tracelake.store.sql.schema import spans, trace_metadata, trace_tags, traces
 from tracelake.store.sql.store import SERIAL_READ
 
-__all__ = ["ALWAYS_DRIVE", "DRIVE_LIMIT", "SAMPLE_SIZE", "Driver", "choose_driver", "top_level_operands"]
+__all__ = [
+    "ALWAYS_DRIVE",
+    "DRIVE_LIMIT",
+    "SAMPLE_SIZE",
+    "Driver",
+    "choose_driver",
+    "span_name_equality",
+    "top_level_operands",
+]
 
 #: A value with at most this many index entries always drives the search.
 ALWAYS_DRIVE: Final = 2000
@@ -79,6 +87,19 @@ def top_level_operands(expression: Expression | None) -> Sequence[Expression]:
     return expression.operands if isinstance(expression, And) else (expression,)
 
 
+def span_name_equality(operand: Expression) -> str | None:
+    """The value of `operand` if it is `span.name = '<value>'`, else None."""
+    if (
+        isinstance(operand, Comparison)
+        and operand.op is Operator.EQ
+        and isinstance(operand.value, str)
+        and operand.field.kind is FieldKind.SPAN
+        and operand.field.spec.column == "name"
+    ):
+        return operand.value
+    return None
+
+
 def _lookup(operand: Expression, experiment_ids: list[int] | None) -> Select[Any] | None:
     """The child-table index lookup of the traces an equality allows, or None if it has none."""
     if not isinstance(operand, Comparison) or operand.op is not Operator.EQ or not isinstance(operand.value, str):
@@ -87,7 +108,7 @@ def _lookup(operand: Expression, experiment_ids: list[int] | None) -> Select[Any
     if field.kind in (FieldKind.TAG, FieldKind.METADATA) and field.key is not None and len(field.key) <= KEY_MAX:
         table = trace_tags if field.kind is FieldKind.TAG else trace_metadata
         return select(table.c.trace_id).where(table.c.key == field.key, table.c.value == value)
-    if field.kind is FieldKind.SPAN and field.spec.column == "name":
+    if span_name_equality(operand) is not None:
         # The spans index leads with the experiment: scope the lookup so that it can use it.
         scope = spans.c.experiment_id.in_(active_experiments() if experiment_ids is None else experiment_ids)
         return select(spans.c.trace_id).where(scope, spans.c.name == value)

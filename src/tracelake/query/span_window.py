@@ -24,9 +24,8 @@ from typing import Any, Final
 from sqlalchemy import ColumnElement, and_, select
 
 from tracelake.query.compile import compile_filter
-from tracelake.query.fields import FieldKind, Operator
-from tracelake.query.narrowing import ReadableStore, top_level_operands
-from tracelake.query.nodes import Comparison, Expression
+from tracelake.query.narrowing import ReadableStore, span_name_equality, top_level_operands
+from tracelake.query.nodes import Expression
 from tracelake.query.order import OrderKey
 from tracelake.query.scope import active_experiments
 from tracelake.store.sql.schema import spans, traces
@@ -46,14 +45,9 @@ _NS_PER_MS: Final = 1_000_000
 def _span_name_operand(expression: Expression | None) -> tuple[int, str] | None:
     """The position and value of a top-level `span.name = '<value>'`, if the filter has one."""
     for position, operand in enumerate(top_level_operands(expression)):
-        if (
-            isinstance(operand, Comparison)
-            and operand.op is Operator.EQ
-            and isinstance(operand.value, str)
-            and operand.field.kind is FieldKind.SPAN
-            and operand.field.spec.column == "name"
-        ):
-            return position, operand.value
+        name = span_name_equality(operand)
+        if name is not None:
+            return position, name
     return None
 
 

@@ -219,10 +219,10 @@ class IngestGate:
     store is open: it depends on the database); the others wait for a turn.
     """
 
-    def __init__(self, limit: int, concurrency: int = 1) -> None:
+    def __init__(self, limit: int) -> None:
         self.limit = limit
         self.in_flight = 0
-        self.working = anyio.Semaphore(concurrency)
+        self.working = anyio.Semaphore(1)  # until `set_concurrency`
 
     def set_concurrency(self, concurrency: int) -> None:
         """How many admitted requests decode and write at once (call before serving)."""
