@@ -1,10 +1,11 @@
-"""Migration 0007's search indexes: an upgraded store answers as before, from the new indexes."""
+"""Migrations 0007 and 0009 change search indexes: an upgraded store answers as before, from the new ones."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import sqlalchemy as sa
+import pytest
 from alembic import command
 
 from tracelake.model import StatusCode, TraceBatch, TraceFields
@@ -20,11 +21,15 @@ FILTERS = [
     "tags.vip = 'yes'",
     "metadata.user_id = 'u1'",
 ]
-NEW_INDEXES = {
-    "ix_traces_experiment_state_time",
-    "ix_trace_tags_key_value_trace",
-    "ix_trace_metadata_key_value_trace",
-}
+# (an older revision, indexes it lacks that the head has, indexes it has that the head dropped)
+UPGRADES = [
+    ("0006", {"ix_traces_experiment_state_time"}, set()),
+    (
+        "0008",
+        {"ix_trace_tags_key_value", "ix_trace_metadata_key_value"},
+        {"ix_trace_tags_key_value_trace", "ix_trace_metadata_key_value_trace"},
+    ),
+]
 
 
 def _answers(store: SqlTraceStore, experiment_id: str) -> list[list[str]]:
@@ -34,7 +39,10 @@ def _answers(store: SqlTraceStore, experiment_id: str) -> list[list[str]]:
     ]
 
 
-def test_a_store_upgraded_to_the_search_indexes_answers_as_before(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("revision", "added", "dropped"), UPGRADES, ids=[revision for revision, _, _ in UPGRADES])
+def test_a_store_upgraded_to_the_search_indexes_answers_as_before(
+    tmp_path: Path, revision: str, added: set[str], dropped: set[str]
+) -> None:
     url = f"sqlite:///{tmp_path / 'tracelake.db'}"
     with SqlTraceStore(url, str(tmp_path / "artifacts")) as store:
         experiment_id = store.create_experiment("upgrade").experiment_id
@@ -51,18 +59,22 @@ def test_a_store_upgraded_to_the_search_indexes_answers_as_before(tmp_path: Path
             batches.append(TraceBatch(trace_id=trace_id, spans=spans, fields=fields))
         store.write_batches(experiment_id, batches)
         expected = _answers(store, experiment_id)
-        # Back to the indexes of 0006, with planner statistics, as a store of an older tracelake has them.
+        # Back to an older revision's indexes, with planner statistics, as a store of an older tracelake has them.
         with store.engine.begin() as connection:
-            command.downgrade(alembic_config(connection), "0006")
+            command.downgrade(alembic_config(connection), revision)
             connection.exec_driver_sql("ANALYZE")
-            assert not NEW_INDEXES & {index["name"] for index in _indexes(connection)}
+            names = {index["name"] for index in _indexes(connection)}
+            assert not added & names
+            assert dropped <= names
 
     with SqlTraceStore(url, str(tmp_path / "artifacts")) as store:  # upgrades to the head again
         assert _answers(store, experiment_id) == expected
         with store.engine.connect() as connection:
-            assert {index["name"] for index in _indexes(connection)} >= NEW_INDEXES
+            names = {index["name"] for index in _indexes(connection)}
+            assert names >= added
+            assert not dropped & names
             analyzed = set(connection.exec_driver_sql("SELECT idx FROM sqlite_stat1").scalars())
-            assert analyzed >= NEW_INDEXES
+            assert analyzed >= added
 
 
 def _indexes(connection: sa.Connection) -> list[sa.engine.interfaces.ReflectedIndex]:

@@ -4,9 +4,11 @@ A page of search walks traces in the requested order (newest first, by an index)
 filter on each until the page is full. That costs about `page size / f` traces for a value found
 in a fraction f of them: nothing for a common value, most of the experiment for a rare one (the
 one user, the tool called once in a hundred traces). The child tables have indexes on exactly
-these values (tags and metadata by key and value; spans by experiment, name and trace), so a
-search can instead start from the `c` traces a value allows — fetch them by primary key and sort
-them — which costs about `c`, however the traces are ordered.
+these values (tags and metadata by key and value; spans by experiment, name and start time), so a
+search can instead start from the `c` traces a value allows — read each entry's row for its trace
+id, fetch the traces by primary key and sort them — which costs about `c`, however the traces are
+ordered. (The indexes leave the trace id out so that a new trace's rows are appended to them rather
+than scattered: see migration 0009.)
 
 For each equality that every match must satisfy (a top-level AND operand on a tag, a metadata key
 or a span name), the index entries are counted, up to `DRIVE_LIMIT + 1` (an index-only read).
@@ -30,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, func, literal, select
 
 from tracelake.query.fields import FieldKind, Operator
 from tracelake.query.nodes import And, Comparison, Expression
@@ -116,7 +118,10 @@ def _lookup(operand: Expression, experiment_ids: list[int] | None) -> Select[Any
 
 
 def _count(store: ReadableStore, lookup: Select[Any]) -> int:
-    capped = lookup.limit(DRIVE_LIMIT + 1).subquery()
+    # Selecting a constant, not the trace id, keeps the count inside the index: neither the tag and
+    # metadata indexes nor the spans' name index hold the trace id.
+    entries = lookup.with_only_columns(literal(1), maintain_column_froms=True)
+    capped = entries.limit(DRIVE_LIMIT + 1).subquery()
     statement = select(func.count()).select_from(capped).execution_options(**{SERIAL_READ: True})
     return int(store.execute_read(statement)[0][0])
 

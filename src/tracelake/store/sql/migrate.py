@@ -25,7 +25,7 @@ from tracelake.store.sql.engine import write_transaction
 from tracelake.store.sql.errors import translate_errors
 
 #: The newest revision in `migrations/versions/`; a test keeps the two in step.
-HEAD_REVISION = "0008"
+HEAD_REVISION = "0009"
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 

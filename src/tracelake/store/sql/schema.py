@@ -111,8 +111,8 @@ trace_tags = Table(
     Column("trace_id", String(32), ForeignKey("traces.trace_id", ondelete="CASCADE"), primary_key=True),
     Column("key", String(250), primary_key=True),
     Column("value", Text, nullable=False),
-    # With the trace id, a rare tag's traces are listed from the index alone (migration 0007).
-    Index("ix_trace_tags_key_value_trace", "key", "value", "trace_id"),
+    # Not with the trace id: a new trace's rows would land at random places (migration 0009).
+    Index("ix_trace_tags_key_value", "key", "value"),
 )
 
 trace_metadata = Table(
@@ -121,7 +121,7 @@ trace_metadata = Table(
     Column("trace_id", String(32), ForeignKey("traces.trace_id", ondelete="CASCADE"), primary_key=True),
     Column("key", String(250), primary_key=True),
     Column("value", Text, nullable=False),
-    Index("ix_trace_metadata_key_value_trace", "key", "value", "trace_id"),
+    Index("ix_trace_metadata_key_value", "key", "value"),  # as the tags' (migration 0009)
 )
 
 spans = Table(
