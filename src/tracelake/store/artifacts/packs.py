@@ -52,13 +52,18 @@ class MemberRange:
     length: int
 
 
-def encode_pack(members: Sequence[Sequence[Span]]) -> tuple[bytes, list[MemberRange]]:
+#: A member to write: its spans, or their encoding by `encode_spans`, made beforehand (the store
+#: encodes new traces before it takes its write lock, so that the lock is held for less time).
+Member = Sequence[Span] | bytes
+
+
+def encode_pack(members: Sequence[Member]) -> tuple[bytes, list[MemberRange]]:
     """Encode each list of spans as a member; return the pack's bytes and each member's range."""
     parts: list[bytes] = []
     ranges: list[MemberRange] = []
     offset = 0
-    for spans in members:
-        data = encode_spans(spans)
+    for member in members:
+        data = member if isinstance(member, bytes) else encode_spans(member)
         parts.append(data)
         ranges.append(MemberRange(offset, len(data)))
         offset += len(data)
@@ -71,7 +76,7 @@ class PackWrite:
     The caller meanwhile runs its index statements (which release the GIL), then calls `finish()`.
     """
 
-    def __init__(self, repository: ArtifactRepository, key: str, members: Sequence[Sequence[Span]]) -> None:
+    def __init__(self, repository: ArtifactRepository, key: str, members: Sequence[Member]) -> None:
         self.repository = repository
         self.key = key
         self._members = members
@@ -122,7 +127,7 @@ class PayloadPacks:
             repository = self._repositories[location] = self._repository_for(location)
         return repository
 
-    def start_write(self, location: str, key: str, members: Sequence[Sequence[Span]]) -> PackWrite:
+    def start_write(self, location: str, key: str, members: Sequence[Member]) -> PackWrite:
         """Start storing `members` as the pack `key` under `location`; `finish()` the result."""
         return PackWrite(self.repository(location), key, members)
 

@@ -17,6 +17,7 @@ from tracelake.exceptions import ConflictError, NotFoundError, StoreError
 from tracelake.model import Assessment, Experiment, Span, Trace, TraceBatch, TraceData, TraceInfo, WriteResult
 from tracelake.store.artifacts import ArtifactRepositories, ArtifactRoots, TracePayloads, check_artifact_location
 from tracelake.store.artifacts.packs import PayloadPacks
+from tracelake.store.artifacts.payload import encode_spans
 from tracelake.store.assessments import AssessmentChanges, check_assessment
 from tracelake.store.sql import assessments as asm
 from tracelake.store.sql import costs
@@ -271,12 +272,15 @@ class SqlTraceStore(ModelRegistryMethods):
         key = exp.parse_experiment_id(experiment_id)
         if not incoming:
             return WriteResult()
+        # Encoded before the write lock, which is what bounds SQLite's ingest: most traces are new,
+        # and a new trace's payload is exactly its incoming spans.
+        encoded = {trace_id: encode_spans(trace.spans.values()) for trace_id, trace in incoming.items()}
         for attempt in range(1, _WRITE_ATTEMPTS + 1):
             outcome = WriteOutcome()
             try:
                 with self._write_lock, write_transaction(self._engine) as connection:
                     experiment = exp.require_active(connection, key, with_tags=False)
-                    write_traces(connection, experiment, incoming, self._packs, _now_ms(), outcome)
+                    write_traces(connection, experiment, incoming, self._packs, _now_ms(), outcome, encoded)
             except BaseException as exc:
                 # Nothing was acknowledged: the pack would only be an orphan.
                 self._payload_io.delete_packs_after_commit(outcome.packs)

@@ -140,6 +140,8 @@ class _Changes:
     metadata: list[dict[str, Any]] = field(default_factory=list)
     members: list[tuple[str, Sequence[Span]]] = field(default_factory=list)
     """(trace id, spans) of each member of the pack this call writes."""
+    encoded: dict[int, bytes] = field(default_factory=dict)
+    """The encoding of members (by index in `members`) that was made before the transaction."""
     to_compact: list[int] = field(default_factory=list)
     """Indexes in `members` of traces whose root arrived now and that have earlier members."""
     recounted: list[dict[str, Any]] = field(default_factory=list)
@@ -159,14 +161,20 @@ def write_traces(
     packs: PayloadPacks,
     now_ms: int,
     outcome: WriteOutcome,
+    encoded: Mapping[str, bytes] | None = None,
 ) -> None:
-    """Merge `incoming` into the index and payloads of `experiment`, recording progress in `outcome`."""
+    """Merge `incoming` into the index and payloads of `experiment`, recording progress in `outcome`.
+
+    `encoded` holds, by trace id, `encode_spans` of a trace's incoming spans (in their order in
+    `IncomingTrace.spans`), made before the transaction: a trace stored now for the first time gets
+    that as its member. Traces already stored get members encoded here.
+    """
     ids = sorted(incoming)  # one lock order for every writer: fewer deadlocks on PostgreSQL
     rows = _select_for_update(connection, ids)
     changes = _Changes()
     absent = [trace_id for trace_id in ids if trace_id not in rows]
     if absent:
-        taken = _insert_new_traces(connection, experiment, incoming, absent, now_ms, changes, outcome)
+        taken = _insert_new_traces(connection, experiment, incoming, absent, now_ms, changes, outcome, encoded or {})
         if taken:
             # Inserted by a concurrent writer since our select (PostgreSQL): merge into its row. It may
             # even be in another experiment.
@@ -181,7 +189,8 @@ def write_traces(
     location, key = experiment.artifact_location, new_pack_key()
     # Recorded before the write starts: if anything below fails, the caller deletes the pack.
     outcome.packs.append((location, key))
-    pack = packs.start_write(location, key, [member for _, member in changes.members])
+    members = [changes.encoded.get(index, spans) for index, (_, spans) in enumerate(changes.members)]
+    pack = packs.start_write(location, key, members)
     try:
         execute_grouped(connection, _INSERT_SPANS, SPAN_COLUMNS, changes.new_spans.by_columns())
         execute_many(connection, _UPDATE_SPANS, changes.changed_spans)
@@ -261,6 +270,7 @@ def _insert_new_traces(
     now_ms: int,
     changes: _Changes,
     outcome: WriteOutcome,
+    encoded: Mapping[str, bytes],
 ) -> list[str]:
     """Insert the traces `ids` complete and gather their spans; return those someone else inserted."""
     experiment_id = int(experiment.experiment_id)
@@ -302,6 +312,9 @@ def _insert_new_traces(
         trace = incoming[trace_id]
         fresh = list(trace.spans.values())
         changes.new_spans.extend(fresh, experiment_id, trace.counted_span_ids)
+        member = encoded.get(trace_id)
+        if member is not None:
+            changes.encoded[len(changes.members)] = member
         changes.members.append((trace_id, fresh))
         changes.add_keys(trace_id, trace)
         outcome.written_spans += len(fresh)
