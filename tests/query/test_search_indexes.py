@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import sqlalchemy as sa
 import pytest
+import sqlalchemy as sa
 from alembic import command
 
 from tracelake.model import StatusCode, TraceBatch, TraceFields

@@ -62,6 +62,11 @@ class ThreadServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def app(self) -> Any:
+        """The app being served (its `state` holds the store and the ingest gate)."""
+        return self._server.config.app
+
     def start(self) -> ThreadServer:
         self._thread.start()
         wait_until_healthy(self.url)

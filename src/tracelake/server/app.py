@@ -23,6 +23,7 @@ from tracelake.server.auth import AuthMiddleware
 from tracelake.server.errors import install_error_handlers
 from tracelake.server.ingest import ExperimentResolver, IngestGate
 from tracelake.server.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from tracelake.server.rebalance import ConnectionRecycler
 from tracelake.server.responses import JsonResponse
 from tracelake.server.routes import experiments, otlp, traces
 from tracelake.server.settings import SETTINGS_ENV, ServerSettings
@@ -119,6 +120,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.state.store = None
     app.state.ingest_gate = IngestGate(settings.ingest_queue_size)
     app.state.experiment_resolver = ExperimentResolver()
+    app.state.connection_recycler = ConnectionRecycler(settings.reconnect_after_requests_or_default())
     install_error_handlers(app, settings.retry_after_seconds)
     # Innermost: authentication and permissions run on bodies already within the size limit.
     app.add_middleware(AuthMiddleware)

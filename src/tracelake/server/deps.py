@@ -17,11 +17,13 @@ from starlette.requests import Request
 
 from tracelake.exceptions import StoreError
 from tracelake.server.ingest import ExperimentResolver, IngestGate
+from tracelake.server.rebalance import ConnectionRecycler
 from tracelake.server.settings import ServerSettings
 from tracelake.store import SqlTraceStore
 
 __all__ = [
     "GateDep",
+    "RecyclerDep",
     "ResolverDep",
     "SettingsDep",
     "StoreDep",
@@ -58,7 +60,14 @@ async def get_resolver(request: Request) -> ExperimentResolver:
     return resolver
 
 
+async def get_recycler(request: Request) -> ConnectionRecycler:
+    """Return what asks OTLP senders to reconnect now and then (server processes share connections)."""
+    recycler: ConnectionRecycler = request.app.state.connection_recycler
+    return recycler
+
+
 StoreDep = Annotated[SqlTraceStore, Depends(get_store)]
 SettingsDep = Annotated[ServerSettings, Depends(get_settings)]
 GateDep = Annotated[IngestGate, Depends(get_gate)]
 ResolverDep = Annotated[ExperimentResolver, Depends(get_resolver)]
+RecyclerDep = Annotated[ConnectionRecycler, Depends(get_recycler)]

@@ -222,11 +222,18 @@ class IngestGate:
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.in_flight = 0
+        self.concurrency = 1
         self.working = anyio.Semaphore(1)  # until `set_concurrency`
 
     def set_concurrency(self, concurrency: int) -> None:
         """How many admitted requests decode and write at once (call before serving)."""
+        self.concurrency = concurrency
         self.working = anyio.Semaphore(concurrency)
+
+    @property
+    def waiting(self) -> int:
+        """Admitted requests beyond those that may work at once: they wait for a turn."""
+        return max(0, self.in_flight - self.concurrency)
 
     def try_enter(self) -> bool:
         """Take a place if one is free; return whether it did."""

@@ -48,6 +48,11 @@ class ServerSettings:
     long when the writer's thread competes for the GIL with other requests' decoding; 4 on
     PostgreSQL, where writes of different traces run side by side. More throughput on SQLite comes
     from `workers`: processes decode in parallel while one writes."""
+    reconnect_after_requests: int | None = None
+    """With several `workers`: once a connection has carried this many OTLP requests, an answer
+    sent while other requests wait their turn in this process asks the sender to reconnect
+    (`Connection: close`), so that it may land on a less busy process (server/rebalance.py); 0:
+    never. None: 10 with several workers, never with one."""
     retry_after_seconds: int = 1
     """What a 429 or 503 asks senders to wait (`Retry-After`)."""
     retention_interval_s: float = 600.0
@@ -88,6 +93,13 @@ class ServerSettings:
             isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency <= 0
         ):
             raise ConfigError(f"ingest_concurrency={concurrency!r} is invalid: expected a positive integer or None")
+        per_connection = self.reconnect_after_requests
+        if per_connection is not None and (
+            isinstance(per_connection, bool) or not isinstance(per_connection, int) or per_connection < 0
+        ):
+            raise ConfigError(
+                f"reconnect_after_requests={per_connection!r} is invalid: expected 0 or a positive integer, or None"
+            )
         if isinstance(self.port, bool) or not isinstance(self.port, int) or not 0 <= self.port <= 65535:
             raise ConfigError(f"port={self.port!r} is invalid: expected 0 to 65535")
         object.__setattr__(self, "allowed_artifact_roots", tuple(self.allowed_artifact_roots))
@@ -97,6 +109,12 @@ class ServerSettings:
         if self.ingest_concurrency is not None:
             return self.ingest_concurrency
         return 1 if dialect_name == "sqlite" else 4
+
+    def reconnect_after_requests_or_default(self) -> int:
+        """Requests a connection carries before a busy process may ask its sender to reconnect (0: never)."""
+        if self.reconnect_after_requests is not None:
+            return self.reconnect_after_requests
+        return 10 if self.workers > 1 else 0
 
     @classmethod
     def for_home(cls, home: str | Path, **overrides: Any) -> ServerSettings:

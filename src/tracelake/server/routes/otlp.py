@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from tracelake.ingest.otlp import decode_protobuf, encode_protobuf_response, rejection_message
 from tracelake.ingest.otlp_json import decode_json, encode_json_response
-from tracelake.server.deps import GateDep, ResolverDep, SettingsDep, StoreDep
+from tracelake.server.deps import GateDep, RecyclerDep, ResolverDep, SettingsDep, StoreDep
 from tracelake.server.errors import ApiError
 from tracelake.server.ingest import ExperimentResolver, ExperimentTarget, target_from_headers, write_decoded
 from tracelake.store import SqlTraceStore
@@ -128,7 +128,12 @@ def _ingest(
     },
 )
 async def export_traces(
-    request: Request, store: StoreDep, settings: SettingsDep, gate: GateDep, resolver: ResolverDep
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    gate: GateDep,
+    resolver: ResolverDep,
+    recycler: RecyclerDep,
 ) -> Response:
     """Take an `ExportTraceServiceRequest`; the experiment comes from headers or resource attributes."""
     encoding = media_type(request.headers.get("content-type"))
@@ -150,4 +155,6 @@ async def export_traces(
             answer = await run_in_threadpool(_ingest, store, resolver, body, encoding, codings, limit, target)
     finally:
         gate.leave()
-    return Response(answer, media_type=encoding)
+    # With several server processes, a sender that reconnects may land on a less busy one.
+    headers = {"Connection": "close"} if recycler.should_close(request.client, gate.waiting) else None
+    return Response(answer, media_type=encoding, headers=headers)
