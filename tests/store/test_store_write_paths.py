@@ -186,3 +186,25 @@ def test_a_new_trace_inserted_by_someone_else_meanwhile_is_merged(
     assert (info.span_count, info.state, info.execution_duration) == (2, TraceState.OK, 10)
     assert info.token_usage is not None and info.token_usage.total_tokens == 7
     assert [s.span_id for s in store.get_spans(trace_id(1))] == [span_id(1), span_id(2)]
+
+
+def test_a_call_mixing_new_and_stored_traces_gives_each_member_its_own_spans(
+    store: SqlTraceStore, experiment_id: str, artifact_root: Path
+) -> None:
+    # New traces' members are encoded before the transaction, stored traces' inside it: one pack
+    # holds both kinds, each at the range recorded for its trace.
+    root = make_span(2, 1, None, 0, 10)
+    store.write_batches(experiment_id, [make_batch([root]), simple_trace(3)])
+    later = make_span(2, 2, 1, 5, 6)
+    store.write_batches(experiment_id, [simple_trace(1), make_batch([later]), simple_trace(3), simple_trace(4)])
+
+    newest = pack_files(artifact_root, experiment_id)[-1].read_bytes()
+    newest_id = max(pack for n in (1, 2, 4) for pack, _, _ in members_of(store, n))
+    # Trace 2's root is stored, so its earlier member is folded into the one this call writes.
+    for n, expected in ((1, simple_trace(1).spans), (2, [root, later]), (4, simple_trace(4).spans)):
+        (_, offset, length) = next(member for member in members_of(store, n) if member[0] == newest_id)
+        member = json.loads(gzip.decompress(newest[offset : offset + length]))
+        assert [span["span_id"] for span in member] == [span.span_id for span in expected]
+    assert all(pack != newest_id for pack, _, _ in members_of(store, 3))  # only duplicates: no member
+    assert [span.span_id for span in store.get_spans(trace_id(2))] == [span_id(1), span_id(2)]
+    assert store.get_spans(trace_id(4)) == simple_trace(4).spans
