@@ -20,7 +20,7 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
@@ -74,6 +74,13 @@ def create_store_engine(database_url: str | URL, *, busy_timeout_s: float = DEFA
     return _postgres_engine(url)
 
 
+#: Each connection's page cache (SQLite's default is 2 MiB). A search starting from a rare value
+#: reads a few hundred rows scattered over a large database, through the same upper B-tree pages:
+#: at a million traces, 2 MiB evicted them within one query (one user's traces: 13 ms median,
+#: against 5.5 ms with 16 MiB). A cache grows only as pages are read, up to this.
+_PAGE_CACHE_KIB: Final = 16 * 1024
+
+
 def _enable_wal(cursor: Any, busy_timeout_s: float) -> None:
     """Switch the file to WAL, waiting out other processes doing the same on a new database.
 
@@ -119,6 +126,7 @@ def _sqlite_engine(url: URL, busy_timeout_s: float) -> Engine:
             _enable_wal(cursor, busy_timeout_s)
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.execute(f"PRAGMA cache_size = -{_PAGE_CACHE_KIB}")
             # Checkpoints run on a thread of their own (checkpoint.py); this mark is the safety net.
             cursor.execute(f"PRAGMA wal_autocheckpoint = {WRITER_AUTOCHECKPOINT_PAGES}")
         finally:
