@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 
 from tracelake.cli import main
 from tracelake.cli._parser import build_parser
-from tracelake.cli.server import build_settings
+from tracelake.cli.server import build_settings, default_workers
 from tracelake.server.settings import DEFAULT_MAX_BODY_BYTES, ServerSettings
 from tracelake.store import open_embedded_store
 
@@ -23,8 +24,14 @@ def test_defaults_are_the_embedded_store_of_the_home(tmp_path: Path) -> None:
     settings = settings_for("--home", str(home), "server")
     assert settings.database_url == f"sqlite:///{home / 'tracelake.db'}"
     assert settings.default_artifact_root == str(home / "artifacts")
-    assert (settings.host, settings.port, settings.workers) == ("127.0.0.1", 5000, 1)
+    assert (settings.host, settings.port, settings.workers) == ("127.0.0.1", 5000, default_workers())
     assert settings.max_body_bytes == DEFAULT_MAX_BODY_BYTES
+
+
+def test_the_default_is_one_server_process_per_cpu_at_most_four(monkeypatch: pytest.MonkeyPatch) -> None:
+    for cpus, workers in ((1, 1), (2, 2), (3, 3), (64, 4)):
+        monkeypatch.setattr(os, "sched_getaffinity", lambda _pid, cpus=cpus: set(range(cpus)), raising=False)
+        assert default_workers() == workers
 
 
 def test_home_comes_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

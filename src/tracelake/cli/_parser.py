@@ -190,7 +190,12 @@ def _add_server(commands: argparse._SubParsersAction[_Parser], common: _Parser) 
         action="append",
         help="where clients may place experiments' artifact locations (repeatable; default: --artifacts)",
     )
-    server.add_argument("--workers", metavar="N", type=positive_int, default=1, help="server processes (default 1)")
+    server.add_argument(
+        "--workers",
+        metavar="N",
+        type=positive_int,
+        help="server processes sharing the port (default: one per CPU, at most 4)",
+    )
     server.add_argument(
         "--max-body-bytes", metavar="N", type=positive_int, help="largest request body (default 32 MiB)"
     )

@@ -53,7 +53,7 @@ def build_settings(args: argparse.Namespace) -> ServerSettings:
         "allowed_artifact_roots": tuple(args.allowed_artifact_root or ()),
         "host": args.host,
         "port": args.port,
-        "workers": args.workers,
+        "workers": args.workers or default_workers(),
         # This process is the server's alone: see ServerSettings.freeze_gc.
         "freeze_gc": True,
     }
@@ -68,6 +68,25 @@ def build_settings(args: argparse.Namespace) -> ServerSettings:
         return ServerSettings(**options)
     except ConfigError as exc:
         raise CliError(f"invalid server setting: {exc}", 2) from None
+
+
+#: The most server processes `tracelake server` starts by itself: past a few, on SQLite, they mostly
+#: wait for the database's write lock, and each costs its own memory (about 90 MiB).
+MAX_DEFAULT_WORKERS = 4
+
+
+def default_workers() -> int:
+    """One server process per CPU this process may run on, at most `MAX_DEFAULT_WORKERS`.
+
+    A process decodes and normalises one OTLP request at a time (Python's GIL), so a second process
+    is what puts a second core to work: on 2 cores, SQLite ingest goes from about 26,000 to
+    36,000-40,000 spans/s (benchmarks/RESULTS.md).
+    """
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, MAX_DEFAULT_WORKERS))
 
 
 def is_loopback(host: str) -> bool:
@@ -155,18 +174,19 @@ def run(args: argparse.Namespace) -> int:
                 server.run(sockets=[sock])
             return EXIT_OK if server.started else EXIT_FAILURE
         # Worker processes build their own app (uvicorn imports it by name), from settings handed
-        # over in the environment; uvicorn binds the port itself, so ours is released first.
-        sock.close()
-        with _settings_in_environment(settings.to_json()):
-            uvicorn.run(
-                "tracelake.server.app:create_app_from_environment",
-                factory=True,
-                host=settings.host,
-                port=settings.port,
-                workers=settings.workers,
-                log_level=log_level,
-                lifespan="on",
-            )
+        # over in the environment, and share the socket bound here: the port asked for (0 too) is
+        # the one printed, and accepted connections keep TCP_NODELAY (see `_bind`).
+        from uvicorn.supervisors import Multiprocess
+
+        config = uvicorn.Config(
+            "tracelake.server.app:create_app_from_environment",
+            factory=True,
+            workers=settings.workers,
+            log_level=log_level,
+            lifespan="on",
+        )
+        with sock, _settings_in_environment(settings.to_json()):
+            Multiprocess(config, sockets=[sock]).run()
         return EXIT_OK
     except (KeyboardInterrupt, _Stopped):
         return EXIT_OK
