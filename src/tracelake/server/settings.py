@@ -93,12 +93,12 @@ class ServerSettings:
             isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency <= 0
         ):
             raise ConfigError(f"ingest_concurrency={concurrency!r} is invalid: expected a positive integer or None")
-        per_connection = self.reconnect_after_requests
-        if per_connection is not None and (
-            isinstance(per_connection, bool) or not isinstance(per_connection, int) or per_connection < 0
+        reconnect_after = self.reconnect_after_requests
+        if reconnect_after is not None and (
+            isinstance(reconnect_after, bool) or not isinstance(reconnect_after, int) or reconnect_after < 0
         ):
             raise ConfigError(
-                f"reconnect_after_requests={per_connection!r} is invalid: expected 0 or a positive integer, or None"
+                f"reconnect_after_requests={reconnect_after!r} is invalid: expected 0 or a positive integer, or None"
             )
         if isinstance(self.port, bool) or not isinstance(self.port, int) or not 0 <= self.port <= 65535:
             raise ConfigError(f"port={self.port!r} is invalid: expected 0 to 65535")
