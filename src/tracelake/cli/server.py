@@ -162,6 +162,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"tracelake server {__version__} listening on {settings.url}", flush=True)
     print(f"  REST API {settings.url}/api/v1 (docs: {settings.url}/api/v1/docs), OTLP {settings.url}/v1/traces")
     print(f"  database {shown}, artifacts {settings.default_artifact_root}", flush=True)
+    processes = "1 server process" if settings.workers == 1 else f"{settings.workers} server processes"
+    print(f"  {processes} (--workers)", flush=True)
     _print_auth(settings)
     log_level = "debug" if args.debug else "info"
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal: a stop asked for is
