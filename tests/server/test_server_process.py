@@ -1,4 +1,4 @@
-"""The one test that runs the real `tracelake server` process and talks to it as senders do."""
+"""The real `tracelake server` process, talked to as senders do: one process, and several."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -23,7 +25,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 import tracelake
 
-from .otlp_data import JSON, otlp_json, spans, trace_id
+from .otlp_data import JSON, PROTOBUF, otlp_json, protobuf, spans, trace_id
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 DEADLINE_S = 60.0
@@ -37,25 +39,14 @@ def _wait_until(condition: object, what: str) -> None:
         time.sleep(0.05)
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """`tracelake server --port 0` over an embedded store the SDK wrote first; yields (URL, home)."""
-    home = tmp_path / "data"
-    tracelake.configure(home=str(home), experiment_name="embedded-app")
-
-    @tracelake.trace
-    def answer(question: str) -> str:
-        return question.upper()
-
-    answer("from the sdk")
-    assert tracelake.flush(30)
-    tracelake.shutdown()
-
+@contextmanager
+def serving(home: Path, cwd: Path, *options: str) -> Iterator[str]:
+    """Run `tracelake server --port 0 [options]` over `home` until the block ends; yield its URL."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("TRACELAKE_", "OTEL_"))}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")]))
-    command = [sys.executable, "-m", "tracelake.cli", "--home", str(home), "server", "--port", "0"]
+    command = [sys.executable, "-m", "tracelake.cli", "--home", str(home), "server", "--port", "0", *options]
     with subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp_path
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=cwd
     ) as process:
         assert process.stdout is not None
         output = process.stdout
@@ -74,7 +65,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
                     return False
 
             _wait_until(healthy, "the server to answer /health")
-            yield url, home
+            yield url
         finally:
             process.send_signal(signal.SIGINT)
             try:
@@ -83,6 +74,23 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
                 if process.poll() is None:
                     process.kill()
                 reader.join(DEADLINE_S)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """`tracelake server --port 0` over an embedded store the SDK wrote first; yields (URL, home)."""
+    home = tmp_path / "data"
+    tracelake.configure(home=str(home), experiment_name="embedded-app")
+
+    @tracelake.trace
+    def answer(question: str) -> str:
+        return question.upper()
+
+    answer("from the sdk")
+    assert tracelake.flush(30)
+    tracelake.shutdown()
+    with serving(home, tmp_path) as url:
+        yield url, home
 
 
 def test_real_server_takes_spans_from_the_opentelemetry_exporter_and_otlp_json(server: tuple[str, Path]) -> None:
@@ -126,3 +134,34 @@ def test_real_server_takes_spans_from_the_opentelemetry_exporter_and_otlp_json(s
             assert response.status_code == 200
             assert response.json() == {}
         assert http.get(f"/api/v1/traces/{trace_id(3)}").json()["trace"]["info"]["span_count"] == 3
+
+
+def test_senders_in_parallel_store_every_span_once_across_server_processes(tmp_path: Path) -> None:
+    senders, requests_each, traces_each = 4, 6, 5
+
+    def send(sender: int) -> list[int]:
+        statuses = []
+        with httpx.Client(timeout=60) as http:
+            for request in range(requests_each):
+                first = 1 + (sender * requests_each + request) * traces_each
+                body = protobuf(*(spans(n) for n in range(first, first + traces_each)))
+                for _ in range(2):  # every request twice, as a sender retrying after a timeout would
+                    headers = {**PROTOBUF, "x-tracelake-experiment-name": "parallel"}
+                    statuses.append(http.post(f"{url}/v1/traces", content=body, headers=headers).status_code)
+        return statuses
+
+    with serving(tmp_path / "data", tmp_path, "--workers", "2") as url:
+        with ThreadPoolExecutor(senders) as pool:
+            statuses = [status for result in pool.map(send, range(senders)) for status in result]
+        assert statuses == [200] * (senders * requests_each * 2)
+        found: dict[str, int] = {}
+        token = None
+        with httpx.Client(base_url=url, timeout=30) as http:
+            while True:
+                page = http.post("/api/v1/traces/search", json={"max_results": 50, "page_token": token}).json()
+                found.update({trace["info"]["trace_id"]: trace["info"]["span_count"] for trace in page["traces"]})
+                token = page["next_page_token"]
+                if token is None:
+                    break
+    expected = {trace_id(n): 3 for n in range(1, 1 + senders * requests_each * traces_each)}
+    assert found == expected
