@@ -8,8 +8,9 @@ the whole export pipeline with it (bench_persist: about a tenth of the throughpu
 Here store writes only `notify()` after their commit; a daemon thread runs a PASSIVE checkpoint
 (it never blocks writers or readers) at most once per `interval_s`, on a connection of its own,
 with the GIL released while SQLite works. The writers' connections keep automatic checkpoints at a
-higher mark (`WRITER_AUTOCHECKPOINT_PAGES`) as a safety net should this thread fall behind, so the
-log stays bounded either way.
+higher mark (`WRITER_AUTOCHECKPOINT_PAGES`), so the log stays bounded: under continuous writes this
+thread never quite catches up with the last commit, and the writer that reaches the mark copies
+the rest and lets the log start over.
 """
 
 from __future__ import annotations

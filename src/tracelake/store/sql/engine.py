@@ -127,7 +127,8 @@ def _sqlite_engine(url: URL, busy_timeout_s: float) -> Engine:
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute("PRAGMA foreign_keys = ON")
             cursor.execute(f"PRAGMA cache_size = -{_PAGE_CACHE_KIB}")
-            # Checkpoints run on a thread of their own (checkpoint.py); this mark is the safety net.
+            # Checkpoints run on a thread of their own (checkpoint.py); at this mark a writer copies
+            # what that thread has not, which is what restarts the log under continuous writes.
             cursor.execute(f"PRAGMA wal_autocheckpoint = {WRITER_AUTOCHECKPOINT_PAGES}")
         finally:
             cursor.close()
