@@ -19,6 +19,11 @@ DEFAULT_MAX_BODY_BYTES: Final = 32 * 1024 * 1024
 SETTINGS_ENV: Final = "_TRACELAKE_SERVER_SETTINGS"
 
 
+def _is_int_at_least(value: object, minimum: int) -> bool:
+    """Whether `value` is an int (not a bool) of at least `minimum`."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
 @dataclass(frozen=True)
 class ServerSettings:
     """How one `tracelake server` runs.
@@ -86,21 +91,17 @@ class ServerSettings:
             "auth_attempts_per_minute",
         ):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            if not _is_int_at_least(value, 1):
                 raise ConfigError(f"{name}={value!r} is invalid: expected a positive integer")
         concurrency = self.ingest_concurrency
-        if concurrency is not None and (
-            isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency <= 0
-        ):
+        if concurrency is not None and not _is_int_at_least(concurrency, 1):
             raise ConfigError(f"ingest_concurrency={concurrency!r} is invalid: expected a positive integer or None")
         reconnect_after = self.reconnect_after_requests
-        if reconnect_after is not None and (
-            isinstance(reconnect_after, bool) or not isinstance(reconnect_after, int) or reconnect_after < 0
-        ):
+        if reconnect_after is not None and not _is_int_at_least(reconnect_after, 0):
             raise ConfigError(
                 f"reconnect_after_requests={reconnect_after!r} is invalid: expected 0 or a positive integer, or None"
             )
-        if isinstance(self.port, bool) or not isinstance(self.port, int) or not 0 <= self.port <= 65535:
+        if not _is_int_at_least(self.port, 0) or self.port > 65535:
             raise ConfigError(f"port={self.port!r} is invalid: expected 0 to 65535")
         object.__setattr__(self, "allowed_artifact_roots", tuple(self.allowed_artifact_roots))
 

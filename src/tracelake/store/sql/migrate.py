@@ -15,6 +15,7 @@ works from an installed wheel.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,6 +35,22 @@ if TYPE_CHECKING:
 
 # Key of the PostgreSQL advisory lock held while migrating ("tlmigrat" as an int64).
 _PG_LOCK_KEY = 0x746C6D6967726174
+
+
+def analyze_indexes(connection: Connection, names: Sequence[str]) -> None:
+    """Give indexes a migration just built SQLite planner statistics (a bounded `ANALYZE` each).
+
+    Only when the database has statistics at all: a plan chosen from one index's statistics and
+    another's defaults can be far worse than one from defaults alone. PostgreSQL's autovacuum keeps
+    statistics of tables, not of indexes, so nothing is done there.
+    """
+    if connection.dialect.name != "sqlite":
+        return
+    if not connection.execute(text("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'")).first():
+        return
+    connection.execute(text("PRAGMA analysis_limit = 1000"))
+    for name in names:
+        connection.execute(text(f"ANALYZE {name}"))
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

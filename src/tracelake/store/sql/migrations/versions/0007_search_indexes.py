@@ -21,8 +21,9 @@ Create Date: 2026-11-26
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from alembic import op
+
+from tracelake.store.sql.migrate import analyze_indexes
 
 revision = "0007"
 down_revision = "0006"
@@ -44,22 +45,11 @@ def upgrade() -> None:
     for table, old, _, new, columns in _CHANGES:
         op.create_index(new, table, columns)
         op.drop_index(old, table_name=table)
-    _analyze_new_indexes([new for _, _, _, new, _ in _CHANGES])
+    analyze_indexes(op.get_bind(), [new for _, _, _, new, _ in _CHANGES])
 
 
 def downgrade() -> None:
     for table, old, columns, new, _ in _CHANGES:
         op.create_index(old, table, columns)
         op.drop_index(new, table_name=table)
-    _analyze_new_indexes([old for _, old, _, _, _ in _CHANGES])
-
-
-def _analyze_new_indexes(names: list[str]) -> None:
-    bind = op.get_bind()
-    if bind.dialect.name != "sqlite":
-        return  # PostgreSQL's autovacuum keeps statistics of tables, not of indexes
-    if not bind.execute(sa.text("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'")).first():
-        return  # no statistics at all: the planner's defaults are consistent
-    bind.execute(sa.text("PRAGMA analysis_limit = 1000"))
-    for name in names:
-        bind.execute(sa.text(f"ANALYZE {name}"))
+    analyze_indexes(op.get_bind(), [old for _, old, _, _, _ in _CHANGES])

@@ -14,8 +14,9 @@ Create Date: 2026-11-26
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from alembic import op
+
+from tracelake.store.sql.migrate import analyze_indexes
 
 revision = "0008"
 down_revision = "0007"
@@ -29,20 +30,10 @@ _NEW, _NEW_COLUMNS = "ix_spans_experiment_name_start", ["experiment_id", "name",
 def upgrade() -> None:
     op.create_index(_NEW, "spans", _NEW_COLUMNS)
     op.drop_index(_OLD, table_name="spans")
-    _analyze(_NEW)
+    analyze_indexes(op.get_bind(), [_NEW])
 
 
 def downgrade() -> None:
     op.create_index(_OLD, "spans", _OLD_COLUMNS)
     op.drop_index(_NEW, table_name="spans")
-    _analyze(_OLD)
-
-
-def _analyze(name: str) -> None:
-    bind = op.get_bind()
-    if bind.dialect.name != "sqlite":
-        return  # PostgreSQL's autovacuum keeps statistics of tables, not of indexes
-    if not bind.execute(sa.text("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'")).first():
-        return  # no statistics at all: the planner's defaults are consistent
-    bind.execute(sa.text("PRAGMA analysis_limit = 1000"))
-    bind.execute(sa.text(f"ANALYZE {name}"))
+    analyze_indexes(op.get_bind(), [_OLD])

@@ -19,8 +19,9 @@ Create Date: 2026-11-26
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from alembic import op
+
+from tracelake.store.sql.migrate import analyze_indexes
 
 revision = "0009"
 down_revision = "0008"
@@ -38,22 +39,11 @@ def upgrade() -> None:
     for table, with_trace, without in _TABLES:
         op.create_index(without, table, ["key", "value"])
         op.drop_index(with_trace, table_name=table)
-    _analyze([without for _, _, without in _TABLES])
+    analyze_indexes(op.get_bind(), [without for _, _, without in _TABLES])
 
 
 def downgrade() -> None:
     for table, with_trace, without in _TABLES:
         op.create_index(with_trace, table, ["key", "value", "trace_id"])
         op.drop_index(without, table_name=table)
-    _analyze([with_trace for _, with_trace, _ in _TABLES])
-
-
-def _analyze(names: list[str]) -> None:
-    bind = op.get_bind()
-    if bind.dialect.name != "sqlite":
-        return  # PostgreSQL's autovacuum keeps statistics of tables, not of indexes
-    if not bind.execute(sa.text("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'")).first():
-        return  # no statistics at all: the planner's defaults are consistent
-    bind.execute(sa.text("PRAGMA analysis_limit = 1000"))
-    for name in names:
-        bind.execute(sa.text(f"ANALYZE {name}"))
+    analyze_indexes(op.get_bind(), [with_trace for _, with_trace, _ in _TABLES])
