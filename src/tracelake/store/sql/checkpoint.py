@@ -30,8 +30,7 @@ logger = logging.getLogger("tracelake")
 #: also bounds the log file. Under continuous writes a PASSIVE checkpoint never catches up with the
 #: last commit, so the log restarts from its beginning only after a checkpoint a writer ran at this
 #: mark. That one copies only what the background checkpoints have not: the higher the mark, the
-#: less of the copying happens while the write lock is held (40,000 against 10,000: about 7% less
-#: time per span in a one-thread replay of bench_ingest's requests), for a log of up to 160 MiB.
+#: less of the copying happens while the write lock is held, for a log of up to 160 MiB.
 WRITER_AUTOCHECKPOINT_PAGES: Final = 40_000
 
 

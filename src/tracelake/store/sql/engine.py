@@ -75,9 +75,9 @@ def create_store_engine(database_url: str | URL, *, busy_timeout_s: float = DEFA
 
 
 #: Each connection's page cache (SQLite's default is 2 MiB). A search starting from a rare value
-#: reads a few hundred rows scattered over a large database, through the same upper B-tree pages:
-#: at a million traces, 2 MiB evicted them within one query (one user's traces: 13 ms median,
-#: against 5.5 ms with 16 MiB). A cache grows only as pages are read, up to this.
+#: reads a few hundred rows scattered over a large database through the same upper B-tree pages,
+#: which 2 MiB evicted within one query at a million traces (bench_search, one user's traces: p50
+#: 14.9 ms with 2 MiB, 12.1 ms with 16 MiB). A cache grows only as pages are read, up to this.
 _PAGE_CACHE_KIB: Final = 16 * 1024
 
 
